@@ -1,0 +1,128 @@
+"""The Store protocol: what every layer below the Namespace API provides.
+
+Keys and values arrive validated (see `edgekv.limits`); a store only stores. Every store passes
+the same conformance suite (tests/conformance), so any composition of them behaves the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Literal, Protocol, runtime_checkable
+
+from edgekv.model import Change, EntryWrite, KeyPage, NamespaceInfo, NamespacePage, StoredEntry
+
+NamespaceOrder = Literal["id", "title"]
+Direction = Literal["asc", "desc"]
+
+
+@runtime_checkable
+class AsyncStore(Protocol):
+    """A central store (SQLite, PostgreSQL, Redis, HTTP) or a tier in front of one.
+
+    Reads take `cache_ttl`: how many seconds a cache in front of the central store may answer
+    from memory (None: its default; 0: a strong read that no cache may answer). Central stores
+    always answer fresh and ignore it.
+    """
+
+    # namespaces
+
+    async def create_namespace(self, title: str, account_id: str) -> NamespaceInfo:
+        """A new namespace; DuplicateNamespaceTitle if the account has one of that title."""
+        ...
+
+    async def list_namespaces(
+        self,
+        account_id: str | None,
+        *,
+        order: NamespaceOrder = "id",
+        direction: Direction = "asc",
+        offset: int = 0,
+        limit: int = 20,
+    ) -> NamespacePage:
+        """A page of an account's namespaces (every account's when account_id is None)."""
+        ...
+
+    async def get_namespace(self, namespace_id: str) -> NamespaceInfo:
+        """NamespaceNotFound if there is none."""
+        ...
+
+    async def find_namespace(self, account_id: str, title: str) -> NamespaceInfo:
+        """The namespace of that title in the account; NamespaceNotFound if there is none."""
+        ...
+
+    async def rename_namespace(self, namespace_id: str, title: str) -> NamespaceInfo: ...
+
+    async def delete_namespace(self, namespace_id: str) -> None:
+        """Deletes the namespace and every key in it."""
+        ...
+
+    # entries
+
+    async def get(
+        self, namespace_id: str, key: str, *, cache_ttl: int | None = None
+    ) -> StoredEntry | None:
+        """The live (unexpired) entry of a key, or None."""
+        ...
+
+    async def get_many(
+        self, namespace_id: str, keys: Sequence[str], *, cache_ttl: int | None = None
+    ) -> list[StoredEntry | None]:
+        """Live entries in the order of `keys`."""
+        ...
+
+    async def open_value(
+        self, namespace_id: str, key: str, *, cache_ttl: int | None = None, chunk_size: int = 65536
+    ) -> tuple[StoredEntry, AsyncIterator[bytes]] | None:
+        """The entry (its `value` empty) and its value as chunks, never whole in memory."""
+        ...
+
+    async def put(
+        self,
+        namespace_id: str,
+        write: EntryWrite,
+        *,
+        only_if_absent: bool = False,
+        if_version: int | None = None,
+    ) -> int:
+        """Writes one entry and returns its new version; PreconditionFailed if a condition fails."""
+        ...
+
+    async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
+        """Writes every entry atomically; returns their versions."""
+        ...
+
+    async def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
+        """Deletes the keys; missing ones are no error."""
+        ...
+
+    async def list_keys(
+        self,
+        namespace_id: str,
+        prefix: str,
+        limit: int,
+        start_after: str | None,
+        *,
+        cache_ttl: int | None = None,
+    ) -> KeyPage:
+        """Up to `limit` live keys with the prefix, after `start_after`, in UTF-8 byte order."""
+        ...
+
+    async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
+        """Adds `by` to the integer stored at key (absent: 0), atomically; returns the new value."""
+        ...
+
+    # change feed
+
+    async def changes(self, since: int, limit: int = 1000) -> list[Change]:
+        """Changes with a sequence greater than `since`, in order."""
+        ...
+
+    async def last_seq(self) -> int:
+        """The sequence of the newest change."""
+        ...
+
+    async def purge_expired(self, limit: int = 1000) -> int:
+        """Deletes up to `limit` expired entries and old feed entries; returns how many."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,33 @@
+"""A store URL names the central store: `sqlite:///path`, `memory://`, and later others."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from edgekv import errors
+
+from .sqlite import AsyncSQLiteStore
+from .store import AsyncStore
+
+
+def store_from_url(url: str, *, clock: Callable[[], float] = time.time) -> AsyncStore:
+    """Opens the store a URL names.
+
+    `sqlite:///relative/kv.db` and `sqlite:////absolute/kv.db` as SQLAlchemy spells them, a bare
+    path ending in .db or .sqlite, and `memory://` for a store that lives as long as the process.
+    """
+    scheme = url.split(":", 1)[0].lower() if "://" in url else ""
+    if scheme == "memory":
+        return AsyncSQLiteStore(None, clock=clock)
+    if scheme == "sqlite":
+        path = unquote(urlsplit(url).path)
+        if not path or path == "/":
+            raise errors.BadRequest(f"store URL {url!r} names no file")
+        # sqlite:///data/kv.db is relative; sqlite:////data/kv.db is absolute.
+        return AsyncSQLiteStore(Path(path[1:]), clock=clock)
+    if not scheme and url.endswith((".db", ".sqlite", ".sqlite3")):
+        return AsyncSQLiteStore(Path(url), clock=clock)
+    raise errors.BadRequest(f"unknown store URL {url!r}: use sqlite:///path/to/kv.db or memory://")

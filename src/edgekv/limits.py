@@ -1,0 +1,281 @@
+"""Validation and limits of the Workers KV contract, I/O-free, shared by every entry point.
+
+Every function either returns the normalised value or raises the typed error whose message is
+the one KV_SPEC.md gives, so the Python API, the REST API, the workerd protocol and the CLI
+refuse the same input with the same words.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from typing import Any
+
+from edgekv import errors
+
+MAX_KEY_BYTES = 512
+MAX_VALUE_BYTES = 25 * 1024 * 1024  # 26,214,400
+MAX_METADATA_BYTES = 1024
+MIN_EXPIRATION_TTL = 60
+MIN_CACHE_TTL = 30
+DEFAULT_CACHE_TTL = 60
+MAX_LIST_LIMIT = 1000
+MAX_BULK_GET_KEYS = 100
+MAX_BULK_WRITE_PAIRS = 10_000
+MAX_BULK_BODY_BYTES = 100_000_000
+MAX_BULK_GET_RESULT_BYTES = MAX_VALUE_BYTES
+
+
+def validate_key(key: object) -> str:
+    """A key is 1..512 bytes of UTF-8 and not `.` or `..`."""
+    if type(key) is not str:
+        if not isinstance(key, str):
+            raise errors.InvalidKey(f"Key must be a string, not {type(key).__name__}.")
+        key = str(key)
+    n = len(key)
+    if n == 0:
+        raise errors.InvalidKey("Key name cannot be empty.")
+    if n <= 2 and (key == "." or key == ".."):
+        raise errors.InvalidKey(f'"{key}" is not allowed as a key name.')
+    # A str of at most 128 code points is at most 512 bytes of UTF-8: skip the encode.
+    if n > MAX_KEY_BYTES // 4:
+        size = len(_utf8(key))
+        if size > MAX_KEY_BYTES:
+            raise errors.KeyTooLong(
+                f"UTF-8 encoded length of {size} exceeds key length limit of {MAX_KEY_BYTES}."
+            )
+    elif not key.isascii():
+        _utf8(key)  # refuses lone surrogates
+    return key
+
+
+def validate_prefix(prefix: object) -> str:
+    """A list prefix is matched literally and limited like a key."""
+    if prefix is None:
+        return ""
+    if not isinstance(prefix, str):
+        raise errors.InvalidKey(f"Prefix must be a string, not {type(prefix).__name__}.")
+    size = len(_utf8(prefix))
+    if size > MAX_KEY_BYTES:
+        raise errors.KeyTooLong(
+            f"UTF-8 encoded length of {size} exceeds key length limit of {MAX_KEY_BYTES}."
+        )
+    return prefix
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError as e:
+        raise errors.InvalidKey("Key must be valid UTF-8 (no lone surrogates).") from e
+
+
+def value_bytes(value: object) -> bytes:
+    """Text is stored as UTF-8, bytes as they are; anything else is refused."""
+    if isinstance(value, str):
+        data = value.encode("utf-8", "surrogatepass")
+    elif isinstance(value, bytes):
+        data = value
+    elif isinstance(value, bytearray | memoryview):
+        data = bytes(value)
+    else:
+        raise errors.BadRequest(
+            f"Value must be a string, bytes or a stream of bytes, not {type(value).__name__}."
+        )
+    check_value_size(len(data))
+    return data
+
+
+def check_value_size(size: int) -> None:
+    if size > MAX_VALUE_BYTES:
+        raise errors.ValueTooLarge(f"Value length of {size} exceeds limit of {MAX_VALUE_BYTES}.")
+
+
+def metadata_json(metadata: object) -> str | None:
+    """Metadata is any JSON value serialising to at most 1024 bytes; None means no metadata."""
+    if metadata is None:
+        return None
+    try:
+        text = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise errors.InvalidMetadata(f"Metadata must be serializable to JSON: {e}.") from e
+    return check_metadata_json(text)
+
+
+def check_metadata_json(text: str) -> str:
+    """Metadata that arrives already serialised (REST, workerd): it must parse and fit."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_METADATA_BYTES:
+        raise errors.MetadataTooLarge(
+            f"Metadata length of {size} exceeds limit of {MAX_METADATA_BYTES}."
+        )
+    return text
+
+
+def parse_metadata_json(text: str) -> str | None:
+    """Metadata sent as a JSON document: refused unless it parses; stored compact."""
+    try:
+        parsed = json.loads(text)
+    except ValueError as e:
+        raise errors.InvalidMetadata("Metadata must be valid JSON.") from e
+    return metadata_json(parsed)
+
+
+def _as_int(value: object) -> int | None:
+    """The integer a number or numeric string stands for, or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, str | bytes):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return int(number) if math.isfinite(number) and number.is_integer() else None
+    return None
+
+
+def resolve_expiration(expiration: object, expiration_ttl: object, now: float) -> int | None:
+    """Absolute expiry in epoch seconds from `expiration` or `expiration_ttl` (the TTL wins)."""
+    if expiration_ttl is not None and expiration_ttl != "":
+        ttl = _as_int(expiration_ttl)
+        if ttl is None or ttl <= 0:
+            raise errors.InvalidExpirationTtl(
+                f"Invalid expiration_ttl of {_shown(expiration_ttl)}. "
+                "Please specify integer greater than 0."
+            )
+        if ttl < MIN_EXPIRATION_TTL:
+            raise errors.InvalidExpirationTtl(
+                f"Invalid expiration_ttl of {_shown(expiration_ttl)}. "
+                f"Expiration TTL must be at least {MIN_EXPIRATION_TTL}."
+            )
+        return int(now) + ttl
+    if expiration is not None and expiration != "":
+        at = _as_int(expiration)
+        if at is None or at <= now:
+            raise errors.InvalidExpiration(
+                f"Invalid expiration of {_shown(expiration)}. Please specify integer greater "
+                "than the current number of seconds since the UNIX epoch."
+            )
+        if at < now + MIN_EXPIRATION_TTL:
+            raise errors.InvalidExpiration(
+                f"Invalid expiration of {_shown(expiration)}. "
+                f"Expiration times must be at least {MIN_EXPIRATION_TTL} seconds in the future."
+            )
+        return at
+    return None
+
+
+def validate_cache_ttl(cache_ttl: object) -> int:
+    """Seconds an edge may serve a read from memory; default 60, at least 30."""
+    if cache_ttl is None:
+        return DEFAULT_CACHE_TTL
+    ttl = _as_int(cache_ttl)
+    if ttl is None or ttl < MIN_CACHE_TTL:
+        raise errors.InvalidCacheTtl(
+            f"Invalid cache_ttl of {_shown(cache_ttl)}. Cache TTL must be at least {MIN_CACHE_TTL}."
+        )
+    return ttl
+
+
+def validate_list_limit(limit: object, minimum: int = 1) -> int:
+    """Keys per list page: default and maximum 1000."""
+    if limit is None or limit == "":
+        return MAX_LIST_LIMIT
+    n = _as_int(limit)
+    if n is None or n < minimum:
+        raise errors.InvalidListLimit(
+            f"Invalid key_count_limit of {_shown(limit)}. "
+            f"Please specify an integer greater than {minimum - 1}."
+        )
+    if n > MAX_LIST_LIMIT:
+        raise errors.InvalidListLimit(
+            f"Invalid key_count_limit of {_shown(limit)}. "
+            f"Please specify an integer less than {MAX_LIST_LIMIT}."
+        )
+    return n
+
+
+def validate_bulk_get_keys(keys: object) -> list[str]:
+    if not isinstance(keys, list | tuple):
+        raise errors.InvalidBulkRequest("Keys must be an array of strings.")
+    if len(keys) > MAX_BULK_GET_KEYS:
+        raise errors.InvalidBulkRequest(f"You can request a maximum of {MAX_BULK_GET_KEYS} keys")
+    if not keys:
+        raise errors.InvalidBulkRequest("You must request a minimum of 1 key")
+    return [validate_key(k) for k in keys]
+
+
+def validate_bulk_type(type_: object) -> str:
+    if type_ is None:
+        return "text"
+    if type_ not in ("text", "json"):
+        raise errors.InvalidType(f'"{type_}" is not a valid type. Use "json" or "text"')
+    return str(type_)
+
+
+def check_bulk_write_count(count: int) -> None:
+    if count > MAX_BULK_WRITE_PAIRS:
+        raise errors.InvalidBulkRequest(
+            f"You can write a maximum of {MAX_BULK_WRITE_PAIRS} pairs in one bulk request; got {count}."
+        )
+
+
+def check_bulk_delete_count(count: int) -> None:
+    if count > MAX_BULK_WRITE_PAIRS:
+        raise errors.InvalidBulkRequest(
+            f"You can delete a maximum of {MAX_BULK_WRITE_PAIRS} keys in one bulk request; got {count}."
+        )
+
+
+def decode_base64_value(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise errors.BadRequest("Value is not valid base64.") from e
+
+
+# The cursor is opaque to callers: base64url of the last key returned, so a page continues
+# after it even if keys are inserted or deleted between calls.
+
+
+def encode_cursor(last_key: str) -> str:
+    return base64.urlsafe_b64encode(last_key.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: object) -> str | None:
+    if cursor is None or cursor == "":
+        return None
+    if not isinstance(cursor, str):
+        raise errors.InvalidCursor("Invalid cursor: it must be a string.")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return raw.decode()
+    except (binascii.Error, ValueError) as e:
+        raise errors.InvalidCursor(f"Invalid cursor: {cursor!r}.") from e
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with `prefix` (None: no bound).
+
+    UTF-8 byte order is code point order, so bumping the last code point gives the bound.
+    """
+    chars = list(prefix)
+    while chars:
+        point = ord(chars[-1]) + 1
+        if point == 0xD800:
+            point = 0xE000  # surrogates have no UTF-8 form
+        if point <= 0x10FFFF:
+            chars[-1] = chr(point)
+            return "".join(chars)
+        chars.pop()
+    return None
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)

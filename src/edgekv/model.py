@@ -1,0 +1,137 @@
+"""The plain data that crosses layers: namespaces, stored entries, list pages, feed changes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import IO, Any, Literal
+
+DEFAULT_ACCOUNT = "0" * 31 + "1"
+"""The account every namespace belongs to until accounts are created (32 hex digits, as Cloudflare's)."""
+
+ValueType = Literal["text", "json", "bytes", "arrayBuffer", "stream"]
+CacheStatus = Literal["HIT", "MISS", "EXPIRED", "STALE", "BYPASS"]
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceInfo:
+    """A namespace as Cloudflare's API describes it."""
+
+    id: str
+    title: str
+    account_id: str = DEFAULT_ACCOUNT
+    supports_url_encoding: bool = True
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "supports_url_encoding": True}
+
+
+@dataclass(frozen=True, slots=True)
+class NamespacePage:
+    namespaces: list[NamespaceInfo]
+    total_count: int
+
+
+@dataclass(slots=True)
+class StoredEntry:
+    """What a store returns for a key: the value, its metadata as stored JSON text, expiry, version."""
+
+    value: bytes
+    metadata_json: str | None
+    expiration: int | None
+    version: int
+    cache_status: CacheStatus | None = None
+
+    @property
+    def metadata(self) -> Any:
+        return None if self.metadata_json is None else json.loads(self.metadata_json)
+
+
+@dataclass(slots=True)
+class EntryWrite:
+    """One validated write. `value` is bytes, or a binary file of `size` bytes for large streamed values."""
+
+    key: str
+    value: bytes | IO[bytes]
+    metadata_json: str | None = None
+    expiration: int | None = None
+    size: int = 0
+
+
+@dataclass(slots=True)
+class KeyInfo:
+    """One key of a list page; `expiration` and `metadata` are present only when set."""
+
+    name: str
+    expiration: int | None = None
+    metadata_json: str | None = None
+
+    @property
+    def metadata(self) -> Any:
+        return None if self.metadata_json is None else json.loads(self.metadata_json)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.expiration is not None:
+            out["expiration"] = self.expiration
+        if self.metadata_json is not None:
+            out["metadata"] = self.metadata
+        return out
+
+
+@dataclass(slots=True)
+class KeyPage:
+    """A page of keys as a store returns it; the cursor is built by the caller."""
+
+    keys: list[KeyInfo]
+    complete: bool
+    cache_status: CacheStatus | None = None
+
+
+@dataclass(slots=True)
+class ListResult:
+    """The binding's list answer: `keys`, `list_complete`, `cursor` (None on the last page)."""
+
+    keys: list[KeyInfo]
+    list_complete: bool
+    cursor: str | None = None
+    cache_status: CacheStatus | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "keys": [k.as_json() for k in self.keys],
+            "list_complete": self.list_complete,
+            "cacheStatus": self.cache_status,
+        }
+        if self.cursor is not None:
+            out["cursor"] = self.cursor
+        return out
+
+
+@dataclass(slots=True)
+class ValueWithMetadata:
+    """The answer of get_with_metadata: the value, its metadata, and where the read came from."""
+
+    value: Any
+    metadata: Any = None
+    cache_status: CacheStatus | None = None
+    version: int | None = None
+    expiration: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of the change feed: sequence, namespace id, key (None: the whole namespace)."""
+
+    seq: int
+    namespace_id: str
+    key: str | None
+    at: float = field(default=0.0)
+
+
+@dataclass(slots=True)
+class BulkResult:
+    """What a bulk write or delete reports, as Cloudflare's API does."""
+
+    successful_key_count: int
+    unsuccessful_keys: list[str] = field(default_factory=list)

@@ -1,0 +1,60 @@
+"""The conformance suite runs against every store: each entry of STORES opens one.
+
+A store added later (PostgreSQL, Redis, Redis Cluster, HTTP) adds an entry here and must pass
+every test in this folder unchanged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+import edgekv
+from edgekv import AsyncStore
+from tests.clock import FakeClock
+
+StoreFactory = Callable[[Path, FakeClock], Awaitable[AsyncStore]]
+
+
+async def _memory(tmp: Path, clock: FakeClock) -> AsyncStore:
+    return edgekv.AsyncSQLiteStore(None, clock=clock)
+
+
+async def _sqlite(tmp: Path, clock: FakeClock) -> AsyncStore:
+    return edgekv.AsyncSQLiteStore(tmp / "kv.db", clock=clock)
+
+
+STORES: dict[str, StoreFactory] = {
+    "memory": _memory,
+    "sqlite": _sqlite,
+}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=sorted(STORES))
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[AsyncStore]:
+    opened = await STORES[request.param](tmp_path, clock)
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
+@pytest.fixture
+async def kv(store: AsyncStore, clock: FakeClock) -> edgekv.AsyncKV:
+    # A fresh account per test: stores shared across tests (a database server) stay isolated.
+    return edgekv.AsyncKV(store, clock=clock, account_id=uuid.uuid4().hex)
+
+
+@pytest.fixture
+async def ns(kv: edgekv.AsyncKV) -> edgekv.AsyncNamespace:
+    return await kv.create_namespace("TEST")
