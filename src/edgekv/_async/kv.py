@@ -48,6 +48,7 @@ Value = str | bytes | bytearray | memoryview | StreamValue
 
 _NAMESPACE_ID = re.compile(r"[0-9a-f]{32}")
 _SPOOL_IN_MEMORY = 1 << 20
+_FAST_KEY_CHARS = limits.MAX_KEY_BYTES // 4  # so many ASCII characters are always a legal key
 
 
 class AsyncKV:
@@ -196,6 +197,18 @@ class AsyncNamespace:
 
         Given a list of keys (1..100), a dict of key to value (text or json), None for missing.
         """
+        # The hot path (a text read of a short ASCII key with default options) skips the
+        # general validation, which it would pass: this read is the product's headline figure.
+        if (
+            type == "text"
+            and cache_ttl is None
+            and consistency == "eventual"
+            and key.__class__ is str
+            and 2 < len(key) <= _FAST_KEY_CHARS
+            and key.isascii()
+        ):
+            value = await self.store.get_value(self.id, key)
+            return None if value is None else value.decode("utf-8", "replace")
         ttl = read_ttl(cache_ttl, consistency)
         if not isinstance(key, str):
             entries = await self._get_bulk(key, type, ttl)
@@ -206,8 +219,8 @@ class AsyncNamespace:
             return None if opened is None else opened[1]
         if type not in DECODERS:
             raise unknown_type(type)
-        entry = await self.store.get(self.id, key, cache_ttl=ttl)
-        return None if entry is None else decode(entry.value, type)
+        value = await self.store.get_value(self.id, key, cache_ttl=ttl)
+        return None if value is None else decode(value, type)
 
     @overload
     async def get_with_metadata(

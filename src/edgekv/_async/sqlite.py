@@ -232,6 +232,22 @@ class AsyncSQLiteStore:
             return self._entry(row)
         return StoredEntry(row[0], row[1], row[2], row[3])
 
+    async def get_value(
+        self, namespace_id: str, key: str, *, cache_ttl: int | None = None
+    ) -> bytes | None:
+        try:
+            cursor = self._local.cursor
+        except AttributeError:
+            cursor = self._connect().cursor()
+        nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
+        row = cursor.execute(sql.GET_VALUE, (nsid, key, self._clock())).fetchone()
+        if row is None:
+            return None
+        if row[0] is None:
+            blob = self._db.execute(sql.BLOB_DATA, (row[1],)).fetchone()
+            return b"" if blob is None else blob[0]
+        return row[0]  # type: ignore[no-any-return]
+
     async def get_many(
         self, namespace_id: str, keys: Sequence[str], *, cache_ttl: int | None = None
     ) -> list[StoredEntry | None]:

@@ -65,6 +65,12 @@ class Store(Protocol):
         """The live (unexpired) entry of a key, or None."""
         ...
 
+    def get_value(
+        self, namespace_id: str, key: str, *, cache_ttl: int | None = None
+    ) -> bytes | None:
+        """The live value of a key alone, or None: the lean read behind `get`."""
+        ...
+
     def get_many(
         self, namespace_id: str, keys: Sequence[str], *, cache_ttl: int | None = None
     ) -> list[StoredEntry | None]:

@@ -81,6 +81,8 @@ GET = (
     f" WHERE nsid = ? AND key = ? AND {LIVE}"
 )
 
+GET_VALUE = f"SELECT value, blob_id FROM entries WHERE nsid = ? AND key = ? AND {LIVE}"
+
 
 def get_many(count: int) -> str:
     marks = ",".join("?" * count)
