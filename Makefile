@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE := tests/e2e/node
+NODE_STAMP := $(NODE)/node_modules/.installed
 
 .PHONY: serve test lint bench unasync clean
 
@@ -10,6 +12,11 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# workerd, wrangler and miniflare at the versions the e2e tests pin (package-lock.json).
+$(NODE_STAMP): $(NODE)/package-lock.json
+	npm ci --prefix $(NODE) --no-audit --no-fund
 	touch $@
 
 serve: $(STAMP)
@@ -21,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint $(NODE_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
