@@ -1,0 +1,314 @@
+"""An edge: a memory tier in front of a central store, kept fresh by the store's change feed.
+
+Reads are answered from memory while younger than their cache_ttl; misses go to the central
+store once per key at a time (single-flight) and are cached too. Writes go to the central store
+and then into this edge's memory at once, so the edge that took a write reads it back
+(read-your-writes). The change feed drops, or for hot keys refreshes, what other edges changed.
+If the central store fails, reads of cached keys keep being answered, and up to `serve_stale`
+seconds past their cache_ttl they are answered STALE; other calls fail with StoreUnavailable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+
+from edgekv import errors
+from edgekv.edge.flight import AsyncBackground, AsyncSingleFlight
+from edgekv.edge.memory import CacheKey, MemoryTier
+from edgekv.limits import DEFAULT_CACHE_TTL
+from edgekv.model import (
+    Change,
+    EntryWrite,
+    KeyPage,
+    NamespaceInfo,
+    NamespacePage,
+    StoredEntry,
+)
+
+from .store import AsyncStore, Direction, NamespaceOrder
+
+log = logging.getLogger("edgekv.edge")
+
+HOT_HITS = 8  # hits since its fetch that make a key hot: refreshed, not dropped, on change
+
+
+class AsyncEdgeStore:
+    """`AsyncEdgeStore(central, cache_size=64 << 20)`: a Store, so it composes like any other."""
+
+    def __init__(
+        self,
+        central: AsyncStore,
+        *,
+        cache_size: int = 64 << 20,
+        default_cache_ttl: float = DEFAULT_CACHE_TTL,
+        serve_stale: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.central = central
+        self.memory = MemoryTier(cache_size)
+        self.default_cache_ttl = default_cache_ttl
+        self.serve_stale = serve_stale
+        self._clock = clock
+        self._flight: AsyncSingleFlight[CacheKey, StoredEntry | None] = AsyncSingleFlight()
+        self._background = AsyncBackground()
+        self.stats = {"hit": 0, "miss": 0, "expired": 0, "stale": 0, "bypass": 0, "refresh": 0}
+
+    # reads
+
+    async def get_value(
+        self, namespace_id: str, key: str, *, cache_ttl: int | None = None
+    ) -> bytes | None:
+        if cache_ttl != 0:
+            item = self.memory.lookup(
+                (namespace_id, key),
+                self._clock(),
+                self.default_cache_ttl if cache_ttl is None else cache_ttl,
+            )
+            if item is not None:
+                self.stats["hit"] += 1
+                return None if item.entry is None else item.entry.value
+        entry = await self.get(namespace_id, key, cache_ttl=cache_ttl)
+        return None if entry is None else entry.value
+
+    async def get(
+        self, namespace_id: str, key: str, *, cache_ttl: int | None = None
+    ) -> StoredEntry | None:
+        ckey = (namespace_id, key)
+        if cache_ttl == 0:
+            self.stats["bypass"] += 1
+            with central_errors():
+                entry = await self.central.get(namespace_id, key)
+            self.memory.store(ckey, entry, self._clock())
+            return _with_status(entry, "BYPASS")
+        now = self._clock()
+        ttl = self.default_cache_ttl if cache_ttl is None else cache_ttl
+        item = self.memory.lookup(ckey, now, ttl)
+        if item is not None:
+            self.stats["hit"] += 1
+            return _with_status(item.entry, "HIT")
+        known = self.memory.peek(ckey)
+        try:
+            entry = await self._fetch(namespace_id, key)
+        except errors.StoreUnavailable:
+            if (
+                known is not None
+                and now - known.fetched_at < ttl + self.serve_stale
+                and (known.entry is None or not _expired(known.entry, now))
+            ):
+                self.stats["stale"] += 1
+                return _with_status(known.entry, "STALE")
+            raise
+        status = "MISS" if known is None else "EXPIRED"
+        self.stats["miss" if known is None else "expired"] += 1
+        return _with_status(entry, status)
+
+    async def _fetch(self, namespace_id: str, key: str) -> StoredEntry | None:
+        """One central read per key at a time; concurrent misses share it."""
+        return await self._flight.run(
+            (namespace_id, key), lambda: self._fetch_now(namespace_id, key)
+        )
+
+    async def _fetch_now(self, namespace_id: str, key: str) -> StoredEntry | None:
+        tick = self.memory.begin_fetch()
+        try:
+            with central_errors():
+                entry = await self.central.get(namespace_id, key)
+            self.memory.store((namespace_id, key), entry, self._clock(), fetch_tick=tick)
+            return entry
+        finally:
+            self.memory.end_fetch()
+
+    async def get_many(
+        self, namespace_id: str, keys: Sequence[str], *, cache_ttl: int | None = None
+    ) -> list[StoredEntry | None]:
+        return [await self.get(namespace_id, key, cache_ttl=cache_ttl) for key in keys]
+
+    async def open_value(
+        self,
+        namespace_id: str,
+        key: str,
+        *,
+        cache_ttl: int | None = None,
+        chunk_size: int = 65536,
+    ) -> tuple[StoredEntry, AsyncIterator[bytes]] | None:
+        entry = await self.get(namespace_id, key, cache_ttl=cache_ttl)
+        if entry is None:
+            return None
+        return entry, _chunks(entry.value, chunk_size)
+
+    async def list_keys(
+        self,
+        namespace_id: str,
+        prefix: str,
+        limit: int,
+        start_after: str | None,
+        *,
+        cache_ttl: int | None = None,
+    ) -> KeyPage:
+        # Lists always come from the central store: Workers KV's stale lists are a complaint,
+        # not a feature, and a page of a million keys is too much to invalidate by key.
+        with central_errors():
+            page = await self.central.list_keys(namespace_id, prefix, limit, start_after)
+        page.cache_status = "BYPASS" if cache_ttl == 0 else "MISS"
+        return page
+
+    # writes: through to the central store, then into memory at once (read-your-writes)
+
+    async def put(
+        self,
+        namespace_id: str,
+        write: EntryWrite,
+        *,
+        only_if_absent: bool = False,
+        if_version: int | None = None,
+    ) -> int:
+        with central_errors():
+            version = await self.central.put(
+                namespace_id, write, only_if_absent=only_if_absent, if_version=if_version
+            )
+        ckey = (namespace_id, write.key)
+        if isinstance(write.value, bytes):
+            entry = StoredEntry(write.value, write.metadata_json, write.expiration, version)
+            self.memory.store(ckey, entry, self._clock())
+        else:
+            self.memory.invalidate(ckey)
+        return version
+
+    async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
+        with central_errors():
+            versions = await self.central.put_many(namespace_id, writes)
+        now = self._clock()
+        for write, version in zip(writes, versions, strict=True):
+            if isinstance(write.value, bytes):
+                entry = StoredEntry(write.value, write.metadata_json, write.expiration, version)
+                self.memory.store((namespace_id, write.key), entry, now)
+        return versions
+
+    async def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
+        with central_errors():
+            await self.central.delete_many(namespace_id, keys)
+        now = self._clock()
+        for key in keys:
+            self.memory.invalidate((namespace_id, key))
+            self.memory.store((namespace_id, key), None, now)
+
+    async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
+        with central_errors():
+            value = await self.central.incr(namespace_id, key, by, expiration)
+        self.memory.invalidate((namespace_id, key))
+        return value
+
+    # the change feed
+
+    async def apply_changes(self, changes: Sequence[Change]) -> None:
+        """Drops what changed; refreshes hot keys in the background instead of dropping them."""
+        for change in changes:
+            if change.key is None:
+                self.memory.invalidate_namespace(change.namespace_id)
+                continue
+            ckey = (change.namespace_id, change.key)
+            dropped = self.memory.invalidate(ckey, change.seq)
+            if dropped is not None and dropped.hits >= HOT_HITS:
+                self.stats["refresh"] += 1
+                self._background.spawn(self._refresh, ckey)
+
+    async def _refresh(self, ckey: CacheKey) -> None:
+        try:
+            await self._fetch(*ckey)
+        except errors.KVError as e:
+            log.warning("background refresh of %r failed: %s", ckey, e)
+
+    def flush(self) -> None:
+        """Forgets everything: the feed cannot prove what is fresh (it fell behind retention)."""
+        self.memory.clear()
+
+    # namespaces and the rest pass through
+
+    async def create_namespace(self, title: str, account_id: str) -> NamespaceInfo:
+        with central_errors():
+            return await self.central.create_namespace(title, account_id)
+
+    async def list_namespaces(
+        self,
+        account_id: str | None,
+        *,
+        order: NamespaceOrder = "id",
+        direction: Direction = "asc",
+        offset: int = 0,
+        limit: int = 20,
+    ) -> NamespacePage:
+        with central_errors():
+            return await self.central.list_namespaces(
+                account_id, order=order, direction=direction, offset=offset, limit=limit
+            )
+
+    async def get_namespace(self, namespace_id: str) -> NamespaceInfo:
+        with central_errors():
+            return await self.central.get_namespace(namespace_id)
+
+    async def find_namespace(self, account_id: str, title: str) -> NamespaceInfo:
+        with central_errors():
+            return await self.central.find_namespace(account_id, title)
+
+    async def rename_namespace(self, namespace_id: str, title: str) -> NamespaceInfo:
+        with central_errors():
+            return await self.central.rename_namespace(namespace_id, title)
+
+    async def delete_namespace(self, namespace_id: str) -> None:
+        with central_errors():
+            await self.central.delete_namespace(namespace_id)
+        self.memory.invalidate_namespace(namespace_id)
+
+    async def changes(self, since: int, limit: int = 1000) -> list[Change]:
+        with central_errors():
+            return await self.central.changes(since, limit)
+
+    async def last_seq(self) -> int:
+        with central_errors():
+            return await self.central.last_seq()
+
+    async def purge_expired(self, limit: int = 1000) -> int:
+        with central_errors():
+            return await self.central.purge_expired(limit)
+
+    async def aclose(self) -> None:
+        self._background.cancel_all()
+        self.memory.clear()
+        with central_errors():
+            await self.central.aclose()
+
+
+@contextlib.contextmanager
+def central_errors() -> Iterator[None]:
+    """Turns a lost connection to the central store into StoreUnavailable (503)."""
+    try:
+        yield
+    except errors.KVError:
+        raise
+    except (OSError, ConnectionError, TimeoutError) as e:
+        raise errors.StoreUnavailable(f"central store unavailable: {e}") from e
+
+
+def _expired(entry: StoredEntry, now: float) -> bool:
+    return entry.expiration is not None and entry.expiration <= now
+
+
+def _with_status(entry: StoredEntry | None, status: str) -> StoredEntry | None:
+    if entry is None:
+        return None
+    return StoredEntry(
+        entry.value,
+        entry.metadata_json,
+        entry.expiration,
+        entry.version,
+        status,  # type: ignore[arg-type]
+    )
+
+
+async def _chunks(value: bytes, size: int) -> AsyncIterator[bytes]:
+    view = memoryview(value)
+    for start in range(0, len(view), size):
+        yield bytes(view[start : start + size])
