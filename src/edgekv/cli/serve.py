@@ -1,0 +1,115 @@
+"""`edgekv serve`: the REST API v4 and the workerd KV protocol over a store."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from edgekv.config import resolve_store_url
+from edgekv.server.app import create_app
+from edgekv.server.run import echo_lines, is_loopback, serve, startup_lines
+
+DEFAULT_PORT = 8787  # as `wrangler dev`
+
+
+@click.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="EDGEKV_HOST",
+    help="Address to listen on (env EDGEKV_HOST).",
+)
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=int,
+    envvar="EDGEKV_PORT",
+    help="Port to listen on; 0 picks a free one (env EDGEKV_PORT).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Use the SQLite store kv.db in DIR (env EDGEKV_DATA_DIR).",
+)
+@click.option(
+    "--store",
+    metavar="URL",
+    help="Store URL, e.g. sqlite:///path/kv.db (env EDGEKV_STORE). "
+    "Default: kv.db in the per-user data dir.",
+)
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    envvar="EDGEKV_NO_AUTH",
+    help="Serve without tokens: only on a loopback address (env EDGEKV_NO_AUTH).",
+)
+@click.option(
+    "--workerd-port",
+    type=int,
+    envvar="EDGEKV_WORKERD_PORT",
+    help="Also serve the workerd KV protocol on this port, with the contract's error "
+    "messages as reason phrases (env EDGEKV_WORKERD_PORT).",
+)
+@click.option(
+    "--access-log",
+    is_flag=True,
+    envvar="EDGEKV_ACCESS_LOG",
+    help="Log every request as a JSON line on stderr (env EDGEKV_ACCESS_LOG).",
+)
+@click.option(
+    "--graceful-timeout",
+    default=30.0,
+    show_default=True,
+    type=float,
+    envvar="EDGEKV_GRACEFUL_TIMEOUT",
+    help="Seconds to let requests in flight finish after SIGTERM.",
+)
+def serve_command(
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    store: str | None,
+    no_auth: bool,
+    workerd_port: int | None,
+    access_log: bool,
+    graceful_timeout: float,
+) -> None:
+    """Serve the Cloudflare KV REST API (and workerd's KV protocol) over a store."""
+    if no_auth and not is_loopback(host):
+        raise click.UsageError(
+            f"--no-auth is only allowed on a loopback address (127.0.0.1, ::1), not {host}: "
+            "anyone who can reach the server could read and write every namespace."
+        )
+    url = resolve_store_url(store, data_dir)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    if not access_log:
+        logging.getLogger("edgekv.access").setLevel(logging.WARNING)
+    app = create_app(
+        url,
+        auth=not no_auth,
+        access_log=access_log,
+        workerd_listen=None if workerd_port is None else (host, workerd_port),
+    )
+
+    def on_listening(bound_host: str, bound_port: int) -> None:
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        account = app.state.account_id
+        echo_lines(
+            startup_lines(
+                f"http://{shown}:{bound_port}",
+                account,
+                url,
+                auth=not no_auth,
+                workerd_port=getattr(app.state, "workerd_port", None),
+            )
+        )
+
+    serve(app, host, port, on_listening=on_listening, graceful_timeout=graceful_timeout)
+
+
+serve_command.name = "serve"

@@ -1,0 +1,212 @@
+"""Accounts and API tokens, kept in the central store itself.
+
+They live as JSON entries of one reserved namespace (title `edgekv-system`) of a reserved
+account (`edgekv-system`, which is not 32 hex digits, so no REST path can name it). So every
+server in front of the same store shares them, and no store needs tables of its own:
+
+- `account:<id>`: `{"id", "name", "created_on"}`
+- `default-account`: the id of the default account (created on first use)
+- `token:<sha256 hex of the token>`: `{"id", "account_id", "name", "namespaces", "read_only",
+  "created_on", "hint"}`
+
+A token is `ekv_` + 43 url-safe characters (256 random bits). Only its SHA-256 is stored, and
+the stored hash is compared in constant time. The clear token is returned once, by `create_token`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from edgekv import errors
+from edgekv._async.store import AsyncStore
+from edgekv.model import DEFAULT_ACCOUNT, EntryWrite, NamespaceInfo
+
+SYSTEM_ACCOUNT = "edgekv-system"
+SYSTEM_NAMESPACE = "edgekv-system"
+TOKEN_PREFIX = "ekv_"
+_DEFAULT_KEY = "default-account"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    name: str
+    created_on: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": "standard",
+            "settings": {},
+            "created_on": _iso(self.created_on),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """What a token may do: one account, optionally only some namespaces, optionally read-only."""
+
+    id: str
+    account_id: str
+    name: str = ""
+    namespaces: list[str] | None = None
+    read_only: bool = False
+    created_on: float = 0.0
+    hint: str = ""
+    hash: str = field(default="", repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        """The token as `token list` shows it: never the token, never its hash."""
+        out = asdict(self)
+        del out["hash"]
+        out["created_on"] = _iso(self.created_on)
+        return out
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+class Accounts:
+    """The account and token registry of one store."""
+
+    def __init__(self, store: AsyncStore) -> None:
+        self.store = store
+        self._ns: NamespaceInfo | None = None
+
+    async def _namespace(self) -> str:
+        if self._ns is None:
+            try:
+                self._ns = await self.store.find_namespace(SYSTEM_ACCOUNT, SYSTEM_NAMESPACE)
+            except errors.NamespaceNotFound:
+                try:
+                    self._ns = await self.store.create_namespace(SYSTEM_NAMESPACE, SYSTEM_ACCOUNT)
+                except errors.DuplicateNamespaceTitle:  # another process created it first
+                    self._ns = await self.store.find_namespace(SYSTEM_ACCOUNT, SYSTEM_NAMESPACE)
+        return self._ns.id
+
+    async def _read(self, key: str) -> Any:
+        # A strong read: a token revoked anywhere is refused everywhere at once.
+        entry = await self.store.get(await self._namespace(), key, cache_ttl=0)
+        return None if entry is None else json.loads(entry.value)
+
+    async def _write(self, key: str, record: Any, *, only_if_absent: bool = False) -> None:
+        data = json.dumps(record, separators=(",", ":")).encode()
+        write = EntryWrite(key, data, None, None, len(data))
+        await self.store.put(await self._namespace(), write, only_if_absent=only_if_absent)
+
+    async def _scan(self, prefix: str) -> list[Any]:
+        ns, out, after = await self._namespace(), [], None
+        while True:
+            page = await self.store.list_keys(ns, prefix, 1000, after, cache_ttl=0)
+            found = await self.store.get_many(ns, [k.name for k in page.keys], cache_ttl=0)
+            out += [json.loads(e.value) for e in found if e is not None]
+            if page.complete or not page.keys:
+                return out
+            after = page.keys[-1].name
+
+    # accounts
+
+    async def create_account(self, name: str, account_id: str | None = None) -> Account:
+        if not name.strip():
+            raise errors.BadRequest("An account name must not be empty.")
+        account = Account(account_id or secrets.token_hex(16), name, time.time())
+        try:
+            await self._write(f"account:{account.id}", asdict(account), only_if_absent=True)
+        except errors.PreconditionFailed:
+            raise errors.BadRequest(f"An account with id {account.id} already exists.") from None
+        return account
+
+    async def get_account(self, account_id: str) -> Account | None:
+        if account_id == SYSTEM_ACCOUNT:
+            return None
+        record = await self._read(f"account:{account_id}")
+        return None if record is None else Account(**record)
+
+    async def list_accounts(self) -> list[Account]:
+        accounts = [Account(**r) for r in await self._scan("account:")]
+        return sorted(accounts, key=lambda a: (a.created_on, a.id))
+
+    async def default_account(self) -> Account:
+        """The default account, created on first use (the id namespaces get without one)."""
+        found = await self._read(_DEFAULT_KEY)
+        if found is not None:
+            account = await self.get_account(found)
+            if account is not None:
+                return account
+        with contextlib.suppress(errors.BadRequest):  # created meanwhile, or kept from before
+            await self.create_account("default", DEFAULT_ACCOUNT)
+        with contextlib.suppress(errors.PreconditionFailed):
+            await self._write(_DEFAULT_KEY, DEFAULT_ACCOUNT, only_if_absent=True)
+        account = await self.get_account(await self._read(_DEFAULT_KEY))
+        assert account is not None
+        return account
+
+    async def resolve_account(self, account_id: str | None) -> Account:
+        """The account an id names (the default account for None); BadRequest if unknown."""
+        if account_id is None:
+            return await self.default_account()
+        account = await self.get_account(account_id)
+        if account is None:
+            raise errors.BadRequest(f"No account with id {account_id!r}.")
+        return account
+
+    # tokens
+
+    async def create_token(
+        self,
+        account_id: str | None = None,
+        *,
+        name: str = "",
+        namespaces: list[str] | None = None,
+        read_only: bool = False,
+    ) -> tuple[str, Token]:
+        """A new token: the clear token (shown once) and its stored record."""
+        account = await self.resolve_account(account_id)
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        digest = hash_token(secret)
+        token = Token(
+            id=secrets.token_hex(16),
+            account_id=account.id,
+            name=name,
+            namespaces=sorted(set(namespaces)) if namespaces else None,
+            read_only=read_only,
+            created_on=time.time(),
+            hint=secret[: len(TOKEN_PREFIX) + 4] + "…",
+            hash=digest,
+        )
+        await self._write(f"token:{digest}", asdict(token), only_if_absent=True)
+        return secret, token
+
+    async def verify(self, secret: str) -> Token | None:
+        """The token a secret is, or None (unknown, revoked, or its account deleted)."""
+        digest = hash_token(secret)
+        record = await self._read(f"token:{digest}")
+        if record is None or not hmac.compare_digest(str(record.get("hash", "")), digest):
+            return None
+        return Token(**record)
+
+    async def list_tokens(self, account_id: str | None = None) -> list[Token]:
+        tokens = [Token(**r) for r in await self._scan("token:")]
+        if account_id is not None:
+            tokens = [t for t in tokens if t.account_id == account_id]
+        return sorted(tokens, key=lambda t: (t.created_on, t.id))
+
+    async def revoke_token(self, token_id: str) -> Token:
+        for token in await self.list_tokens():
+            if token.id == token_id:
+                await self.store.delete_many(await self._namespace(), [f"token:{token.hash}"])
+                return token
+        raise errors.NotFound(f"No token with id {token_id!r}.")

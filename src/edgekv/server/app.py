@@ -1,0 +1,154 @@
+"""The edgekv server as one ASGI app: `create_app(store_or_url)`.
+
+Mounted pieces: the REST API v4 and the account endpoints under `/client/v4` (behind the auth
+middleware), the workerd KV protocol (requests that carry workerd's `CF-KV-FLPROD-405` header or
+edgekv's `X-EdgeKV-Namespace`, on any path), `/healthz` and `/openapi.json`. Every error any
+piece raises becomes a Cloudflare envelope by its own status, code and message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from edgekv import errors
+from edgekv._async.kv import AsyncKV
+from edgekv._async.store import AsyncStore
+from edgekv._async.urls import store_from_url
+
+from .accounts import Accounts
+from .auth import AuthMiddleware
+from .envelope import MethodNotAllowed, NoRoute, failure, ok
+from .identity import IdentityAPI
+from .logs import AccessLogMiddleware
+from .openapi import openapi_document
+from .rest import RestAPI
+from .workerd import ASGIApp, Receive, Scope, Send, token_authorizer, workerd_app
+from .workerd_listener import WorkerdListener
+
+log = logging.getLogger("edgekv.server")
+
+_WORKERD_HEADERS = (b"cf-kv-flprod-405", b"x-edgekv-namespace")
+
+
+def create_app(
+    store: str | AsyncStore,
+    *,
+    auth: bool = True,
+    access_log: bool = False,
+    clock: Callable[[], float] = time.time,
+    workerd_listen: tuple[str, int] | None = None,
+) -> Starlette:
+    """The server over a store (or a store URL, which the app then opens and closes).
+
+    `auth=False` lets every request through as if it held every account's token: for a
+    server that only loopback can reach (the CLI refuses it on any other address).
+    `workerd_listen=(host, port)` also serves the workerd protocol on a port of its own, whose
+    errors carry the contract's message in the reason phrase (see workerd_listener.py).
+    """
+    owned = isinstance(store, str)
+    opened: AsyncStore = store_from_url(store, clock=clock) if isinstance(store, str) else store
+    accounts = Accounts(opened)
+    rest = RestAPI(opened, clock)
+    identity = IdentityAPI(accounts)
+
+    async def healthz(request: Request) -> Response:
+        await opened.last_seq()  # the store answers
+        return ok({"status": "ok"})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        account = await accounts.default_account()
+        app.state.account_id = account.id
+        listener = None
+        if workerd_listen is not None:
+            kv = AsyncKV(opened, account_id=account.id, clock=clock)
+            protocol = workerd_app(kv, token_authorizer(accounts) if auth else None)
+            listener = await WorkerdListener(protocol, *workerd_listen).start()
+            app.state.workerd_port = listener.port
+        try:
+            yield
+        finally:
+            if listener is not None:
+                await listener.aclose()
+            if owned:
+                await opened.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+            *identity.routes(),
+            *rest.routes(),
+        ],
+        exception_handlers={
+            errors.KVError: _kv_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.store = opened
+    app.state.accounts = accounts
+    app.add_middleware(AuthMiddleware, accounts=accounts, enabled=auth)
+    app.add_middleware(WorkerdDispatch, accounts=accounts, auth=auth, clock=clock)
+    if access_log:
+        app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+async def _kv_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.KVError)
+    return failure(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return failure(MethodNotAllowed(), headers=dict(exc.headers or {}))
+    if exc.status_code == 404:
+        return failure(NoRoute())
+    error = errors.BadRequest(str(exc.detail))
+    return failure(error)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return failure(errors.KVError())
+
+
+class WorkerdDispatch:
+    """Sends workerd's requests to the workerd protocol app, everything else on."""
+
+    def __init__(
+        self, app: ASGIApp, accounts: Accounts, auth: bool, clock: Callable[[], float]
+    ) -> None:
+        self.app = app
+        self.accounts = accounts
+        self.auth = auth
+        self.clock = clock
+        self._workerd: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not any(
+            name in _WORKERD_HEADERS for name, _ in scope["headers"]
+        ):
+            await self.app(scope, receive, send)
+            return
+        if self._workerd is None:
+            # Titles in X-EdgeKV-Namespace are looked up in the default account.
+            account = await self.accounts.default_account()
+            kv = AsyncKV(self.accounts.store, account_id=account.id, clock=self.clock)
+            self._workerd = workerd_app(kv, token_authorizer(self.accounts) if self.auth else None)
+        await self._workerd(scope, receive, send)
