@@ -1,0 +1,59 @@
+"""`edgekv kv namespace create|list|rename|delete`."""
+
+from __future__ import annotations
+
+import re
+
+from tests.cli.conftest import CLI, create_namespace
+
+
+def test_namespace_lifecycle(cli: CLI, data: list[str]) -> None:
+    created = cli.run("kv", "namespace", "create", "my-cache", *data).text
+    assert 'Creating namespace with title "my-cache"' in created
+    new_id = re.search(r'"id": "([0-9a-f]{32})"', created)
+    assert new_id is not None, created
+    assert '"binding": "my_cache"' in created  # wrangler's snippet, with a valid binding name
+    cli.run("kv", "namespace", "create", "another", *data)
+
+    listed = cli.run("kv", "namespace", "list", *data).json()
+    assert listed == [
+        {"id": listed[0]["id"], "title": "another", "supports_url_encoding": True},
+        {"id": new_id.group(1), "title": "my-cache", "supports_url_encoding": True},
+    ]
+
+    err = cli.fail("kv", "namespace", "create", "my-cache", *data)
+    assert 'A KV namespace with the title "my-cache" already exists.' in err
+
+    renamed = cli.run("kv", "namespace", "rename", "my-cache", "--new-name", "renamed", *data)
+    assert '✨ Successfully renamed namespace to "renamed"' in renamed.text
+    cli.run(
+        "kv", "namespace", "rename", "--namespace-id", new_id.group(1), "--new-name", "r2", *data
+    )
+    err = cli.fail("kv", "namespace", "rename", "my-cache", "--new-name", "x", *data)
+    assert 'No namespace found with the name "my-cache"' in err
+    err = cli.fail(
+        "kv", "namespace", "rename", "r2", "--namespace-id", "abc", "--new-name", "x", *data
+    )
+    assert "Cannot specify both" in err
+
+    # A duplicate title on rename is refused with the contract's code-10014 message.
+    err = cli.fail("kv", "namespace", "rename", "r2", "--new-name", "another", *data)
+    assert "already exists" in err
+
+    deleted = cli.run("kv", "namespace", "delete", "--namespace-id", new_id.group(1), "-y", *data)
+    assert f'Deleted KV namespace "r2" (id: "{new_id.group(1)}").' in deleted.text
+    cli.run("kv", "namespace", "delete", "another", *data)  # by title, no tty: proceeds
+    assert cli.run("kv", "namespace", "list", *data).json() == []
+
+    err = cli.fail("kv", "namespace", "delete", "--namespace-id", new_id.group(1), "-y", *data)
+    assert "namespace not found" in err
+    err = cli.fail("kv", "namespace", "delete", *data)
+    assert "Must specify one of" in err
+
+
+def test_namespace_delete_removes_its_keys(cli: CLI, data: list[str]) -> None:
+    ns = create_namespace(cli, data)
+    cli.run("kv", "key", "put", "k", "v", "--namespace-id", ns, *data)
+    cli.run("kv", "namespace", "delete", "--namespace-id", ns, "-y", *data)
+    again = create_namespace(cli, data)
+    assert cli.run("kv", "key", "list", "--namespace-id", again, *data).json() == []
