@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from edgekv import __version__
+from edgekv.cli.accounts import account, token
 from edgekv.cli.common import Group
 from edgekv.cli.kv import kv
+from edgekv.cli.serve import serve_command
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,3 +18,6 @@ def main() -> None:
 
 
 main.add_command(kv)
+main.add_command(serve_command)
+main.add_command(account)
+main.add_command(token)
