@@ -57,3 +57,14 @@ def test_namespace_delete_removes_its_keys(cli: CLI, data: list[str]) -> None:
     cli.run("kv", "namespace", "delete", "--namespace-id", ns, "-y", *data)
     again = create_namespace(cli, data)
     assert cli.run("kv", "key", "list", "--namespace-id", again, *data).json() == []
+
+
+def test_account_id_scopes_namespaces(cli: CLI, data: list[str]) -> None:
+    other = "a" * 32
+    cli.run("kv", "namespace", "create", "theirs", "--account-id", other, *data)
+    assert cli.run("kv", "namespace", "list", *data).json() == []
+    cli.env["EDGEKV_ACCOUNT_ID"] = other
+    assert [n["title"] for n in cli.run("kv", "namespace", "list", *data).json()] == ["theirs"]
+    cli.run("kv", "key", "put", "k", "v", "--namespace", "theirs", *data)
+    del cli.env["EDGEKV_ACCOUNT_ID"]
+    assert "No namespace found" in cli.fail("kv", "key", "get", "k", "--namespace", "theirs", *data)

@@ -12,7 +12,7 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from edgekv import KV, Namespace, errors
+from edgekv import DEFAULT_ACCOUNT, KV, Namespace, errors
 from edgekv.config import resolve_store_url
 from edgekv.wrangler_config import resolve_binding
 
@@ -88,6 +88,16 @@ def store_options(f: F) -> F:
     )(f)
 
 
+def account_option(f: F) -> F:
+    return _meta_option(
+        "--account-id",
+        metavar="ID",
+        envvar="EDGEKV_ACCOUNT_ID",
+        help="The account whose namespaces to use (env EDGEKV_ACCOUNT_ID; default: the "
+        "default account).",
+    )(f)
+
+
 def namespace_options(f: F) -> F:
     """--namespace-id | --binding | --namespace, and wrangler's config selectors."""
     options = [
@@ -114,14 +124,14 @@ def namespace_options(f: F) -> F:
     ]
     for option in reversed(options):
         f = option(f)
-    return f
+    return account_option(f)
 
 
 @contextmanager
 def open_kv() -> Iterator[KV]:
     ctx = click.get_current_context()
     url = resolve_store_url(_opt(ctx, "store"), _opt(ctx, "data_dir"))
-    kv = KV(url)
+    kv = KV(url, account_id=_opt(ctx, "account_id") or DEFAULT_ACCOUNT)
     try:
         yield kv
     finally:

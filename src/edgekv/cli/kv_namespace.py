@@ -11,6 +11,7 @@ import click
 from edgekv import errors
 from edgekv.cli.common import (
     CLIError,
+    account_option,
     confirm,
     emit_json,
     namespace_options,
@@ -30,6 +31,7 @@ def namespace() -> None:
 
 @namespace.command()
 @click.argument("title")
+@account_option
 @store_options
 def create(title: str) -> None:
     """Create a namespace called TITLE and print its id."""
@@ -72,6 +74,7 @@ def binding_name(title: str, fallback: str = "KV") -> str:
 
 
 @namespace.command("list")
+@account_option
 @store_options
 def list_() -> None:
     """Print every namespace as a JSON array of {id, title, supports_url_encoding}."""
@@ -91,6 +94,7 @@ def list_() -> None:
 @click.argument("old_name", required=False, metavar="[OLD_NAME]")
 @click.option("--namespace-id", metavar="ID", help="The id of the namespace to rename.")
 @click.option("--new-name", required=True, help="The new title.")
+@account_option
 @store_options
 def rename(old_name: str | None, namespace_id: str | None, new_name: str) -> None:
     """Rename a namespace, named by its title OLD_NAME or by --namespace-id."""
