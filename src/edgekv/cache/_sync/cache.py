@@ -190,12 +190,13 @@ class Cache:
     def get(self, key: str, default: Any = None) -> Any:
         """The fresh cached value of key (memory, then KV), else default. Never loads."""
         entry = self.memory.data.get(key)
-        now = self._clock()
-        if (
-            entry is not None
-            and entry.fresh_until > now
-            and (not entry.tags or self._tags_fresh(entry, now))
-        ):
+        if entry is not None and entry.tags:
+            self._load_tag_times(entry.tags)
+            if self._invalidated(entry.stored_at, entry.tags):
+                self.memory.pop(key)
+                entry = None
+        if entry is not None and entry.fresh_until > self._clock():
+            self.memory.data.move_to_end(key)
             entry.stats.memory_hits += 1
             return entry.value
         stats = self.stats.of(self.policies.lookup(key).pattern)
