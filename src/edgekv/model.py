@@ -135,3 +135,17 @@ class BulkResult:
 
     successful_key_count: int
     unsuccessful_keys: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FeedPage:
+    """A page of the change feed: the changes after a position, and where to read on from.
+
+    `position` is opaque (a store's own encoding); `behind` is True when the position asked
+    for is older than the feed retains, so changes were lost and a consumer must flush what it
+    cached rather than serve what it cannot prove fresh.
+    """
+
+    changes: list[Change]
+    position: str
+    behind: bool = False

@@ -27,7 +27,15 @@ async def _sqlite(tmp: Path, clock: FakeClock) -> AsyncStore:
     return edgekv.AsyncSQLiteStore(tmp / "kv.db", clock=clock)
 
 
+async def _postgres(tmp: Path, clock: FakeClock) -> AsyncStore:
+    from edgekv._async.postgres import AsyncPostgresStore
+    from tests.stores.backends import postgres_url
+
+    return AsyncPostgresStore(postgres_url(), clock=clock)
+
+
 STORES: dict[str, StoreFactory] = {
+    "postgres": _postgres,
     "memory": _memory,
     "sqlite": _sqlite,
 }

@@ -79,9 +79,9 @@ async def test_feed_drops_changed_keys_and_keeps_own_writes(
     await direct.put("a", "1")
     await direct.put("b", "1")
     assert await at_edge.get("a") == "1" and await at_edge.get("b") == "1"
-    seen = await central.last_seq()
+    seen = await central.feed_position()
     await direct.put("a", "2")
-    await edge.apply_changes(await central.changes(seen))
+    await edge.apply_changes((await central.changes(seen)).changes)
     assert await at_edge.get("a") == "2"
     own = await at_edge.put("b", "mine")
     await edge.apply_changes([Change(own, at_edge.id, "b")])

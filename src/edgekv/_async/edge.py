@@ -22,6 +22,7 @@ from edgekv.limits import DEFAULT_CACHE_TTL
 from edgekv.model import (
     Change,
     EntryWrite,
+    FeedPage,
     KeyPage,
     NamespaceInfo,
     NamespacePage,
@@ -262,13 +263,17 @@ class AsyncEdgeStore:
             await self.central.delete_namespace(namespace_id)
         self.memory.invalidate_namespace(namespace_id)
 
-    async def changes(self, since: int, limit: int = 1000) -> list[Change]:
+    async def feed_position(self) -> str:
         with central_errors():
-            return await self.central.changes(since, limit)
+            return await self.central.feed_position()
 
-    async def last_seq(self) -> int:
+    async def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
         with central_errors():
-            return await self.central.last_seq()
+            return await self.central.changes(position, limit)
+
+    async def wait_for_changes(self, position: str | None, seconds: float) -> bool:
+        with central_errors():
+            return await self.central.wait_for_changes(position, seconds)
 
     async def purge_expired(self, limit: int = 1000) -> int:
         with central_errors():

@@ -23,6 +23,7 @@ from edgekv.limits import DEFAULT_CACHE_TTL
 from edgekv.model import (
     Change,
     EntryWrite,
+    FeedPage,
     KeyPage,
     NamespaceInfo,
     NamespacePage,
@@ -263,13 +264,17 @@ class EdgeStore:
             self.central.delete_namespace(namespace_id)
         self.memory.invalidate_namespace(namespace_id)
 
-    def changes(self, since: int, limit: int = 1000) -> list[Change]:
+    def feed_position(self) -> str:
         with central_errors():
-            return self.central.changes(since, limit)
+            return self.central.feed_position()
 
-    def last_seq(self) -> int:
+    def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
         with central_errors():
-            return self.central.last_seq()
+            return self.central.changes(position, limit)
+
+    def wait_for_changes(self, position: str | None, seconds: float) -> bool:
+        with central_errors():
+            return self.central.wait_for_changes(position, seconds)
 
     def purge_expired(self, limit: int = 1000) -> int:
         with central_errors():

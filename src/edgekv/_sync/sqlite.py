@@ -7,6 +7,7 @@ so the async shell calls it on the event loop's thread. Each thread has its own 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
@@ -22,6 +23,7 @@ from edgekv.limits import prefix_upper_bound
 from edgekv.model import (
     Change,
     EntryWrite,
+    FeedPage,
     KeyInfo,
     KeyPage,
     NamespaceInfo,
@@ -29,6 +31,7 @@ from edgekv.model import (
     StoredEntry,
 )
 from edgekv.stores import sqlite_schema as sql
+from edgekv.stores.feed import int_position, parse_int_position
 
 from .store import Direction, NamespaceOrder
 
@@ -36,6 +39,7 @@ _UPSERT = sql.upsert()
 # Values at least this large live in `blobs`, written and read in chunks through blob I/O.
 LARGE_VALUE = 1 << 20
 CHUNK = 1 << 16
+FEED_POLL = 0.05  # seconds between two looks at the feed in wait_for_changes
 
 
 class SQLiteStore:
@@ -428,11 +432,35 @@ class SQLiteStore:
 
     # change feed and housekeeping
 
-    def changes(self, since: int, limit: int = 1000) -> list[Change]:
-        return [Change(*row) for row in self._db.execute(sql.CHANGES, (since, limit))]
+    def feed_position(self) -> str:
+        return int_position(int(self._db.execute(sql.LAST_SEQ).fetchone()[0]))
 
-    def last_seq(self) -> int:
-        return int(self._db.execute(sql.LAST_SEQ).fetchone()[0])
+    def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
+        since = parse_int_position(position)
+        db = self._db
+        db.execute("BEGIN")  # one snapshot: the page and the bounds it is judged by agree
+        try:
+            rows = db.execute(sql.CHANGES, (since, limit)).fetchall()
+            oldest, newest = db.execute(sql.FEED_BOUNDS).fetchone()
+        finally:
+            db.execute("COMMIT")
+        # Sequence numbers have no holes (each write takes max + 1), so a position is behind
+        # when the oldest change kept is past the next one it expects, or the file was replaced.
+        behind = position is not None and (oldest > since + 1 or since > newest)
+        last = rows[-1][0] if rows else since
+        return FeedPage([Change(*row) for row in rows], int_position(last), behind)
+
+    def wait_for_changes(self, position: str | None, seconds: float) -> bool:
+        # A poll of the newest sequence number: one B-tree descent, cheap enough every 50 ms.
+        since = parse_int_position(position)
+        deadline = time.monotonic() + seconds
+        while True:
+            if self._db.execute(sql.LAST_SEQ).fetchone()[0] > since:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(FEED_POLL, left))
 
     def purge_expired(self, limit: int = 1000) -> int:
         return self._purge_some(self._clock(), limit)

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
-from edgekv.model import Change, EntryWrite, KeyPage, NamespaceInfo, NamespacePage, StoredEntry
+from edgekv.model import (
+    EntryWrite,
+    FeedPage,
+    KeyPage,
+    NamespaceInfo,
+    NamespacePage,
+    StoredEntry,
+)
 
 NamespaceOrder = Literal["id", "title"]
 Direction = Literal["asc", "desc"]
@@ -120,12 +127,23 @@ class Store(Protocol):
 
     # change feed
 
-    def changes(self, since: int, limit: int = 1000) -> list[Change]:
-        """Changes with a sequence greater than `since`, in order."""
+    def feed_position(self) -> str:
+        """The feed's current end: reading from it yields only changes made after this call."""
         ...
 
-    def last_seq(self) -> int:
-        """The sequence of the newest change."""
+    def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
+        """Up to `limit` changes after `position` (None: the oldest retained), in order.
+
+        Positions are opaque strings of the store's own (docs/stores.md). The page says where
+        to continue, and whether `position` fell behind the feed's retention (changes lost).
+        """
+        ...
+
+    def wait_for_changes(self, position: str | None, seconds: float) -> bool:
+        """True as soon as there may be changes after `position`, False after `seconds` with
+        none: the push signal (LISTEN/NOTIFY in PostgreSQL, pub/sub in Redis, a cheap poll in
+        SQLite). A True may be spurious, and a signal may be lost: read `changes` to know.
+        """
         ...
 
     def purge_expired(self, limit: int = 1000) -> int:

@@ -61,7 +61,7 @@ def create_app(
     identity = IdentityAPI(accounts)
 
     async def healthz(request: Request) -> Response:
-        await opened.last_seq()  # the store answers
+        await opened.feed_position()  # the store answers
         return ok({"status": "ok"})
 
     async def openapi(request: Request) -> Response:

@@ -73,6 +73,7 @@ END;
 # The newest change is never purged, so max(seq) only grows: versions are never reused.
 NEXT_VERSION = "COALESCE((SELECT max(seq) FROM changes), 0) + 1"
 LAST_SEQ = "SELECT COALESCE((SELECT max(seq) FROM changes), 0)"
+FEED_BOUNDS = "SELECT COALESCE(min(seq), 0), COALESCE(max(seq), 0) FROM changes"
 
 LIVE = "(expiration IS NULL OR expiration > ?)"
 
