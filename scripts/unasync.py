@@ -26,6 +26,8 @@ RULES: list[tuple[str, str]] = [
     (r"\banext\(", "next("),
     (r"\bStopAsyncIteration\b", "StopIteration"),
     (r"\basyncio\.sleep\b", "time.sleep"),
+    (r"\baiter_bytes\b", "iter_bytes"),  # httpx responses
+    (r"\baread\b", "read"),
     (r"\b_async\b", "_sync"),
     (r"\bAsync(?=[A-Z])", ""),  # AsyncKV -> KV, AsyncIterator -> Iterator, ...
 ]

@@ -59,13 +59,17 @@ class KV:
         self,
         store: str | Store = "memory://",
         *,
-        account_id: str = DEFAULT_ACCOUNT,
+        account_id: str | None = None,
         clock: Callable[[], float] = time.time,
+        token: str | None = None,
     ) -> None:
+        # `token` and `account_id` also reach a store named by an http(s) URL (RestStore).
         self.store: Store = (
-            store_from_url(store, clock=clock) if isinstance(store, str) else store
+            store_from_url(store, clock=clock, token=token, account_id=account_id)
+            if isinstance(store, str)
+            else store
         )
-        self.account_id = account_id
+        self.account_id = account_id or DEFAULT_ACCOUNT
         self._clock = clock
 
     def create_namespace(self, title: str) -> Namespace:

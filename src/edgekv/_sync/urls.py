@@ -14,13 +14,25 @@ from .sqlite import SQLiteStore
 from .store import Store
 
 
-def store_from_url(url: str, *, clock: Callable[[], float] = time.time) -> Store:
+def store_from_url(
+    url: str,
+    *,
+    clock: Callable[[], float] = time.time,
+    token: str | None = None,
+    account_id: str | None = None,
+) -> Store:
     """Opens the store a URL names.
 
     `sqlite:///relative/kv.db` and `sqlite:////absolute/kv.db` as SQLAlchemy spells them, a bare
     path ending in .db or .sqlite, and `memory://` for a store that lives as long as the process.
+    `http(s)://host:port` is an edgekv server and `https://api.cloudflare.com/client/v4` is
+    Cloudflare (both with `token`, Cloudflare with `account_id`): see RestStore.
     """
     scheme = url.split(":", 1)[0].lower() if "://" in url else ""
+    if scheme in ("http", "https"):
+        from .rest import RestStore
+
+        return RestStore(url, token=token, account_id=account_id)
     if scheme == "memory":
         return SQLiteStore(None, clock=clock)
     if scheme == "sqlite":

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -26,6 +27,21 @@ from edgekv.model import NamespaceInfo, StoredEntry
 from . import bodies
 from .auth import principal_of
 from .envelope import MalformedRequest, ok
+
+
+class _KeyConvertor(Convertor[str]):
+    """Like `path`, but also across newlines: a key may hold any character."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("key", _KeyConvertor())
 
 BASE = "/client/v4/accounts/{account_id}/storage/kv/namespaces"
 _KEY_SEGMENT = 10  # '', client, v4, accounts, A, storage, kv, namespaces, NS, values, <key>
@@ -47,11 +63,11 @@ class RestAPI:
             Route(ns, self.rename_namespace, methods=["PUT"]),
             Route(ns, self.delete_namespace, methods=["DELETE"]),
             Route(ns + "/keys", self.list_keys, methods=["GET"]),
-            Route(ns + "/values/{key:path}", self.get_value, methods=["GET"]),
-            Route(ns + "/values/{key:path}", self.put_value, methods=["PUT"]),
-            Route(ns + "/values/{key:path}", self.delete_value, methods=["DELETE"]),
-            Route(ns + "/metadata/{key:path}", self.get_metadata, methods=["GET"]),
-            Route(ns + "/incr/{key:path}", self.incr, methods=["POST"]),
+            Route(ns + "/values/{key:key}", self.get_value, methods=["GET"]),
+            Route(ns + "/values/{key:key}", self.put_value, methods=["PUT"]),
+            Route(ns + "/values/{key:key}", self.delete_value, methods=["DELETE"]),
+            Route(ns + "/metadata/{key:key}", self.get_metadata, methods=["GET"]),
+            Route(ns + "/incr/{key:key}", self.incr, methods=["POST"]),
             Route(ns + "/bulk", self.bulk_put, methods=["PUT"]),
             Route(ns + "/bulk", self.bulk_delete, methods=["DELETE"]),
             Route(ns + "/bulk/delete", self.bulk_delete, methods=["POST"]),
