@@ -394,6 +394,12 @@ class AsyncRestStore:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    async def __aenter__(self) -> AsyncRestStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
 
 async def _body(
     head: bytes, value: bytes | IO[bytes], start: int, tail: bytes

@@ -395,6 +395,12 @@ class RestStore:
     def close(self) -> None:
         self._client.close()
 
+    def __enter__(self) -> RestStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def _body(
     head: bytes, value: bytes | IO[bytes], start: int, tail: bytes
