@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
 
 import pytest
 
@@ -24,14 +23,17 @@ def app_and_counts(tmp_path: object) -> Iterator[tuple[FastAPI, dict[str, int]]]
 
     @app.put("/config/{key}")
     async def write(
-        key: str, value: str, ns: Annotated[edgekv.AsyncNamespace, Depends(config_ns)]
+        key: str,
+        value: str,
+        ns: edgekv.AsyncNamespace = Depends(config_ns),  # noqa: B008
     ) -> dict[str, str]:
         await ns.put(key, value)
         return {"ok": key}
 
     @app.get("/config/{key}")
     async def read(
-        key: str, ns: Annotated[edgekv.AsyncNamespace, Depends(config_ns)]
+        key: str,
+        ns: edgekv.AsyncNamespace = Depends(config_ns),  # noqa: B008
     ) -> dict[str, str | None]:
         return {"value": await ns.get(key)}
 
