@@ -63,10 +63,9 @@ class Flag:
     def check(self, user: str) -> bool:
         """Whether the flag is on for user; answers are memoised (they never change for a
         definition, and a changed definition is a new Flag)."""
-        try:
-            return self._memo[user]
-        except KeyError:
-            pass
+        on = self._memo.get(user)
+        if on is not None:
+            return on
         if not self.enabled or user in self.deny:
             on = False
         elif user in self.allow or self._threshold >= 1.0:
