@@ -25,7 +25,11 @@ def _decode_text(value: bytes) -> str:
 
 
 def _decode_json(value: bytes) -> Any:
-    return json.loads(value)
+    try:
+        return json.loads(value)
+    except ValueError as e:
+        # The contract's 400, not a bare JSONDecodeError that a server would answer with 500.
+        raise errors.NotJSON() from e
 
 
 def _decode_bytes(value: bytes) -> bytes:

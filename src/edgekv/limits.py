@@ -75,7 +75,10 @@ def _utf8(text: str) -> bytes:
 def value_bytes(value: object) -> bytes:
     """Text is stored as UTF-8, bytes as they are; anything else is refused."""
     if isinstance(value, str):
-        data = value.encode("utf-8", "surrogatepass")
+        try:
+            data = value.encode()
+        except UnicodeEncodeError:
+            data = _well_formed(value).encode()
     elif isinstance(value, bytes):
         data = value
     elif isinstance(value, bytearray | memoryview):
@@ -86,6 +89,11 @@ def value_bytes(value: object) -> bytes:
         )
     check_value_size(len(data))
     return data
+
+
+def _well_formed(text: str) -> str:
+    """Lone surrogates become U+FFFD, as a Worker's TextEncoder does (pairs are joined)."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def check_value_size(size: int) -> None:
@@ -101,6 +109,13 @@ def metadata_json(metadata: object) -> str | None:
         text = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise errors.InvalidMetadata(f"Metadata must be serializable to JSON: {e}.") from e
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate can only sit inside a JSON string: escape it as \uXXXX, as
+            # JSON.stringify does, so the text is storable UTF-8 and means the same.
+            text = text.encode("utf-8", "backslashreplace").decode()
     return check_metadata_json(text)
 
 
@@ -142,6 +157,9 @@ def _as_int(value: object) -> int | None:
 
 def resolve_expiration(expiration: object, expiration_ttl: object, now: float) -> int | None:
     """Absolute expiry in epoch seconds from `expiration` or `expiration_ttl` (the TTL wins)."""
+    # Whole seconds, as Workers KV counts them: a TTL of 60 and an expiration of now + 60
+    # must agree even when the clock is between two seconds.
+    now = int(now)
     if expiration_ttl is not None and expiration_ttl != "":
         ttl = _as_int(expiration_ttl)
         if ttl is None or ttl <= 0:
@@ -154,7 +172,7 @@ def resolve_expiration(expiration: object, expiration_ttl: object, now: float) -
                 f"Invalid expiration_ttl of {_shown(expiration_ttl)}. "
                 f"Expiration TTL must be at least {MIN_EXPIRATION_TTL}."
             )
-        return int(now) + ttl
+        return now + ttl
     if expiration is not None and expiration != "":
         at = _as_int(expiration)
         if at is None or at <= now:
@@ -255,9 +273,14 @@ def decode_cursor(cursor: object) -> str | None:
         raise errors.InvalidCursor("Invalid cursor: it must be a string.")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return raw.decode()
+        last_key = raw.decode()
     except (binascii.Error, ValueError) as e:
         raise errors.InvalidCursor(f"Invalid cursor: {cursor!r}.") from e
+    # The decoder skips characters outside the alphabet, so garbage could pass for a cursor
+    # and silently restart the walk: only what encode_cursor writes is accepted.
+    if not last_key or encode_cursor(last_key) != cursor:
+        raise errors.InvalidCursor(f"Invalid cursor: {cursor!r}.")
+    return last_key
 
 
 def prefix_upper_bound(prefix: str) -> str | None:

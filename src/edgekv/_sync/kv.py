@@ -8,6 +8,7 @@ it, so the logic exists once. Validation lives in `edgekv.limits`, shared with t
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import re
 import tempfile
@@ -366,8 +367,8 @@ class Namespace:
         expiration_ttl: int | None = None,
     ) -> int:
         """Adds `by` to the integer at `key` atomically in the central store; returns the sum."""
-        if isinstance(by, bool) or not isinstance(by, int):
-            raise errors.BadRequest("by must be an integer")
+        if isinstance(by, bool) or not isinstance(by, int) or not -(2**63) <= by < 2**63:
+            raise errors.BadRequest("by must be a 64-bit integer")
         return self.store.incr(
             self.id,
             limits.validate_key(key),
@@ -412,7 +413,9 @@ def _spool(stream: StreamValue) -> tuple[IO[bytes], int]:
 
 
 def _chunks_of(stream: StreamValue) -> Iterator[bytes]:
-    if not isinstance(stream, Iterable):
+    # A file is read in chunks before asking whether it is iterable: in the sync shell a file
+    # is an Iterable of lines, and a file with no newline would arrive whole.
+    if isinstance(stream, io.IOBase) or not isinstance(stream, Iterable):
         read = getattr(stream, "read", None)
         if read is not None:
             while chunk := read(1 << 16):

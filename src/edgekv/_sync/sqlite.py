@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
@@ -285,6 +286,15 @@ class SQLiteStore:
             return None
         value, metadata, expiration, version, blob_id = row
         entry = StoredEntry(b"", metadata, expiration, version)
+        if value is None and self._memory:
+            # A memdb has no WAL: a read transaction held while the caller reads the stream
+            # would lock out every writer of the process, so copy the blob out first.
+            try:
+                return entry, _file_chunks(_copy_blob(conn, blob_id), chunk_size)
+            finally:
+                conn.close()
+        if value is not None:
+            conn.close()  # an inline value needs no snapshot: hold no read transaction
         return entry, self._read_chunks(conn, value, blob_id, chunk_size)
 
     def _read_chunks(
@@ -427,7 +437,7 @@ class SQLiteStore:
         }
         row = self._db.execute(sql.INCR, params).fetchone()
         if row is None:
-            raise errors.BadRequest("value is not an integer")
+            raise errors.BadRequest("value is not an integer, or the sum exceeds 64 bits")
         return int(row[0])
 
     # change feed and housekeeping
@@ -488,3 +498,19 @@ class SQLiteStore:
         for conn in connections:
             conn.close()
         self._local = threading.local()
+
+
+def _copy_blob(conn: sqlite3.Connection, blob_id: int) -> IO[bytes]:
+    """A blob copied in chunks into a file that spills to disk past LARGE_VALUE."""
+    copy = tempfile.SpooledTemporaryFile(max_size=LARGE_VALUE)  # noqa: SIM115
+    with conn.blobopen("blobs", "data", blob_id, readonly=True) as blob:
+        while chunk := blob.read(CHUNK):
+            copy.write(chunk)
+    copy.seek(0)
+    return copy
+
+
+def _file_chunks(file: IO[bytes], chunk_size: int) -> Iterator[bytes]:
+    with file:
+        while chunk := file.read(chunk_size):
+            yield chunk

@@ -127,13 +127,15 @@ UPSERT_MANY = (
 )
 
 # A counter is the decimal text of a 64-bit integer. An expired entry counts as absent; a value
-# that is not such text makes the statement return no row, and the caller says why.
+# that is not such text, or a sum past 64 bits (SQLite would turn it into a REAL), makes the
+# statement return no row, and the caller says why. A counter is always inline: an expired
+# large value it replaces gives up its blob (the update trigger drops it).
 _EXPIRED = "(entries.expiration IS NOT NULL AND entries.expiration <= :now)"
 _CURRENT = "CAST(entries.value AS TEXT)"
 INCR = (
     f"INSERT INTO entries {_COLUMNS}"
     f" VALUES (:nsid, :key, CAST(CAST(:by AS TEXT) AS BLOB), NULL, NULL, :exp, {NEXT_VERSION})"
-    " ON CONFLICT (nsid, key) DO UPDATE SET"
+    " ON CONFLICT (nsid, key) DO UPDATE SET blob_id = NULL,"
     f" value = CAST(CAST(CASE WHEN {_EXPIRED} THEN :by"
     f" ELSE CAST({_CURRENT} AS INTEGER) + :by END AS TEXT) AS BLOB),"
     f" metadata = CASE WHEN {_EXPIRED} THEN NULL ELSE entries.metadata END,"
@@ -141,7 +143,8 @@ INCR = (
     " ELSE entries.expiration END,"
     " version = excluded.version"
     f" WHERE {_EXPIRED} OR (entries.blob_id IS NULL"
-    f" AND CAST(CAST({_CURRENT} AS INTEGER) AS TEXT) = {_CURRENT})"
+    f" AND CAST(CAST({_CURRENT} AS INTEGER) AS TEXT) = {_CURRENT}"
+    f" AND typeof(CAST({_CURRENT} AS INTEGER) + :by) = 'integer')"
     " RETURNING CAST(value AS TEXT)"
 )
 
