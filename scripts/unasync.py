@@ -28,6 +28,7 @@ RULES: list[tuple[str, str]] = [
     (r"\basyncio\.sleep\b", "time.sleep"),
     (r"\baiter_bytes\b", "iter_bytes"),  # httpx responses
     (r"\baread\b", "read"),
+    (r"\bredis\.asyncio\b", "redis"),  # redis-py: redis.asyncio.X -> redis.X
     (r"\b_async\b", "_sync"),
     (r"\bAsync(?=[A-Z])", ""),  # AsyncKV -> KV, AsyncIterator -> Iterator, ...
 ]

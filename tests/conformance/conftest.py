@@ -45,8 +45,24 @@ async def _postgres(tmp: Path, clock: FakeClock) -> AsyncStore:
     return AsyncPostgresStore(postgres_url(), clock=clock)
 
 
+async def _redis(tmp: Path, clock: FakeClock) -> AsyncStore:
+    from edgekv._async.redis import AsyncRedisStore
+    from tests.stores.backends import redis_url
+
+    return AsyncRedisStore(redis_url(), clock=clock)
+
+
+async def _redis_cluster(tmp: Path, clock: FakeClock) -> AsyncStore:
+    from edgekv._async.redis import AsyncRedisStore
+    from tests.stores.backends import redis_cluster_url
+
+    return AsyncRedisStore(redis_cluster_url(), clock=clock)
+
+
 STORES: dict[str, StoreFactory] = {
     "postgres": _postgres,
+    "redis": _redis,
+    "redis-cluster": _redis_cluster,
     "memory": _memory,
     "sqlite": _sqlite,
     "rest": _rest,

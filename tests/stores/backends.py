@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 from tests.services import require
@@ -82,3 +83,24 @@ def _drop_redis_keys() -> None:
         for key in client.scan_iter(match=f"*{REDIS_PREFIX}*", count=1000):
             client.delete(key)
         client.close()
+
+
+_cluster: list[Any] = []
+
+
+def redis_cluster_url() -> str:
+    """A Redis Cluster of 3 masters started for this session (once), stopped at its end."""
+    from tests import redis_cluster
+
+    require(redis_cluster.available(), "redis-server and redis-cli (for a Redis Cluster)")
+    if not _cluster:
+        cluster = redis_cluster.start()
+        atexit.register(cluster.stop)
+        _cluster.append(cluster)
+    return f"{_cluster[0].url}?prefix={REDIS_PREFIX}"
+
+
+def redis_cluster_handle() -> Any:
+    """The session's tests.redis_cluster.Cluster (started if need be)."""
+    redis_cluster_url()
+    return _cluster[0]

@@ -34,6 +34,15 @@ def store_from_url(
         return AsyncRestStore(url, token=token, account_id=account_id)
     if scheme == "memory":
         return AsyncSQLiteStore(None, clock=clock)
+    if scheme in ("postgresql", "postgres"):
+        # Imported here: psycopg is the `postgres` extra, needed only by who uses it.
+        from .postgres import AsyncPostgresStore
+
+        return AsyncPostgresStore(url, clock=clock)
+    if scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
+        from .redis import AsyncRedisStore  # the `redis` extra
+
+        return AsyncRedisStore(url, clock=clock)
     if scheme == "sqlite":
         path = unquote(urlsplit(url).path)
         if not path or path == "/":
@@ -42,4 +51,7 @@ def store_from_url(
         return AsyncSQLiteStore(Path(path[1:]), clock=clock)
     if not scheme and url.endswith((".db", ".sqlite", ".sqlite3")):
         return AsyncSQLiteStore(Path(url), clock=clock)
-    raise errors.BadRequest(f"unknown store URL {url!r}: use sqlite:///path/to/kv.db or memory://")
+    raise errors.BadRequest(
+        f"unknown store URL {url!r}: use sqlite:///path/to/kv.db, memory://,"
+        " postgresql://..., redis://... or redis+cluster://host:port,host:port"
+    )

@@ -35,6 +35,15 @@ def store_from_url(
         return RestStore(url, token=token, account_id=account_id)
     if scheme == "memory":
         return SQLiteStore(None, clock=clock)
+    if scheme in ("postgresql", "postgres"):
+        # Imported here: psycopg is the `postgres` extra, needed only by who uses it.
+        from .postgres import PostgresStore
+
+        return PostgresStore(url, clock=clock)
+    if scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
+        from .redis import RedisStore  # the `redis` extra
+
+        return RedisStore(url, clock=clock)
     if scheme == "sqlite":
         path = unquote(urlsplit(url).path)
         if not path or path == "/":
@@ -43,4 +52,7 @@ def store_from_url(
         return SQLiteStore(Path(path[1:]), clock=clock)
     if not scheme and url.endswith((".db", ".sqlite", ".sqlite3")):
         return SQLiteStore(Path(url), clock=clock)
-    raise errors.BadRequest(f"unknown store URL {url!r}: use sqlite:///path/to/kv.db or memory://")
+    raise errors.BadRequest(
+        f"unknown store URL {url!r}: use sqlite:///path/to/kv.db, memory://,"
+        " postgresql://..., redis://... or redis+cluster://host:port,host:port"
+    )

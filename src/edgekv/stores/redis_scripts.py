@@ -1,0 +1,334 @@
+"""Key names and Lua scripts of the Redis store, I/O-free.
+
+Layout (P is the URL's prefix, b a bucket number, N a namespace id):
+- `{P:b}:e:N:<key>`  hash of one entry: v value | b name of its blob key, m metadata,
+                     x expiration, n version stamp (microseconds, see below)
+- `{P:b}:i:N`        sorted set of the bucket's keys of namespace N, all score 0: ZRANGEBYLEX
+                     walks them in byte order
+- `{P:b}:f`          stream: the bucket's change feed; `{P:b}:s` its last stamp
+- `{P:b}:d`          set of deleted namespace ids: a write to one of them is refused
+- `{P:b}:blob:<id>`  string: a value of 1 MiB or more, appended in chunks, read by GETRANGE
+- `{P}:ns`, `{P}:titles`, `{P}:meta`: the namespace registry
+
+A key's bucket is a stable hash of the key, so one namespace spreads over every bucket and a
+Redis Cluster puts buckets (hash tags) on different masters. Everything a write touches shares
+its bucket's hash tag, so one script updates value, index and feed atomically, in a cluster too.
+
+Versions: each feed entry gets an explicit stream id `<stamp>-0`, where the stamp is the
+master's clock in microseconds, forced above the bucket's previous stamp. The version of a
+write is `stamp * 64 + bucket`: unique in the store, strictly increasing per key, and ordered
+across buckets as the masters' clocks are. A feed position is the last id read per bucket.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+MAX_BUCKETS = 64
+BUCKET_BITS = 6
+
+
+def bucket_of(key: str, buckets: int) -> int:
+    return zlib.crc32(key.encode()) % buckets
+
+
+def version_of(stamp: int, bucket: int) -> int:
+    return (stamp << BUCKET_BITS) | bucket
+
+
+def stamp_of(version: int) -> tuple[int, int]:
+    """(stamp, bucket) of a version."""
+    return version >> BUCKET_BITS, version & (MAX_BUCKETS - 1)
+
+
+class Keys:
+    def __init__(self, prefix: str) -> None:
+        if "{" in prefix or "}" in prefix:
+            raise ValueError("a Redis key prefix may not contain { or }")
+        self.prefix = prefix
+        tag = "{" + prefix + "}"
+        self.namespaces = f"{tag}:ns"
+        self.titles = f"{tag}:titles"
+        self.meta = f"{tag}:meta"
+        self.channel = f"{prefix}:feed"
+
+    def tag(self, bucket: int) -> str:
+        return "{" + f"{self.prefix}:{bucket}" + "}"
+
+    def entry_prefix(self, bucket: int, nsid: str) -> str:
+        return f"{self.tag(bucket)}:e:{nsid}:"
+
+    def entry(self, bucket: int, nsid: str, key: str) -> str:
+        return self.entry_prefix(bucket, nsid) + key
+
+    def index(self, bucket: int, nsid: str) -> str:
+        return f"{self.tag(bucket)}:i:{nsid}"
+
+    def feed(self, bucket: int) -> str:
+        return f"{self.tag(bucket)}:f"
+
+    def stamp(self, bucket: int) -> str:
+        return f"{self.tag(bucket)}:s"
+
+    def deleted(self, bucket: int) -> str:
+        return f"{self.tag(bucket)}:d"
+
+    def blob(self, bucket: int, blob_id: str) -> str:
+        return f"{self.tag(bucket)}:blob:{blob_id}"
+
+    def bucket_keys(self, bucket: int, nsid: str) -> list[str]:
+        """KEYS[1..4] of every bucket write script."""
+        return [
+            self.index(bucket, nsid),
+            self.feed(bucket),
+            self.stamp(bucket),
+            self.deleted(bucket),
+        ]
+
+
+# Shared by the write scripts. KEYS[1] index, KEYS[2] feed, KEYS[3] stamp, KEYS[4] deleted set;
+# ARGV[1] namespace id, ARGV[2] now (the store's clock), ARGV[3] feed retention in
+# microseconds, ARGV[4] grace seconds added to server-side expiry, ARGV[5] pub/sub channel.
+_PRELUDE = """
+local nsid, now, retention, grace, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
+    tonumber(ARGV[4]), ARGV[5]
+if redis.call('SISMEMBER', KEYS[4], nsid) == 1 then
+    return redis.error_reply('EDGEKV_NAMESPACE_GONE')
+end
+local function fmt(n) return string.format('%.0f', n) end
+local published = false
+local function feed(key)
+    local t = redis.call('TIME')
+    local stamp = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    local last = tonumber(redis.call('GET', KEYS[3]) or '0')
+    if stamp <= last then stamp = last + 1 end
+    redis.call('SET', KEYS[3], fmt(stamp))
+    local horizon = stamp - retention
+    if horizon < 0 then horizon = 0 end
+    if key then
+        redis.call('XADD', KEYS[2], 'MINID', '~', fmt(horizon), fmt(stamp) .. '-0',
+            'ns', nsid, 'k', key)
+    else
+        redis.call('XADD', KEYS[2], 'MINID', '~', fmt(horizon), fmt(stamp) .. '-0', 'ns', nsid)
+    end
+    if not published then
+        redis.call('PUBLISH', channel, '')
+        published = true
+    end
+    return stamp
+end
+local function expired(x) return x and tonumber(x) <= now end
+-- An overwritten blob lives on for a minute, so a reader streaming it can finish.
+local function retire_blob(entry)
+    local old = redis.call('HGET', entry, 'b')
+    if old then redis.call('PEXPIRE', old, 60000) end
+end
+local function store(entry, key, value, is_blob, meta, exp)
+    retire_blob(entry)
+    redis.call('DEL', entry)
+    local stamp = feed(key)
+    if is_blob then
+        redis.call('HSET', entry, 'b', value, 'n', fmt(stamp))
+    else
+        redis.call('HSET', entry, 'v', value, 'n', fmt(stamp))
+    end
+    if meta ~= '' then redis.call('HSET', entry, 'm', meta) end
+    if exp ~= '' then
+        redis.call('HSET', entry, 'x', exp)
+        -- Reads filter on the store's clock; this only reclaims memory, a little later.
+        local ttl = math.max(1, math.ceil(tonumber(exp) - now + grace))
+        redis.call('EXPIRE', entry, ttl)
+        if is_blob then redis.call('EXPIRE', value, ttl) end
+    elseif is_blob then
+        redis.call('PERSIST', value)
+    end
+    redis.call('ZADD', KEYS[1], 0, key)
+    return stamp
+end
+"""
+
+# KEYS[5] entry; ARGV[6] key, [7] mode ('', 'absent', 'version'), [8] expected stamp,
+# [9] value or blob key, [10] '1' if blob, [11] metadata or '', [12] expiration or ''.
+# Returns the stamp, or false when the condition fails.
+PUT = (
+    _PRELUDE
+    + """
+local entry, key, mode = KEYS[5], ARGV[6], ARGV[7]
+local is_blob = ARGV[10] == '1'
+if mode ~= '' then
+    local f = redis.call('HMGET', entry, 'n', 'x')
+    local live = f[1] and not expired(f[2])
+    if (mode == 'absent' and live) or (mode == 'version' and (not live or f[1] ~= ARGV[8])) then
+        if is_blob then redis.call('DEL', ARGV[9]) end
+        return false
+    end
+end
+return fmt(store(entry, key, ARGV[9], is_blob, ARGV[11], ARGV[12]))
+"""
+)
+
+# KEYS[5..] entries; ARGV[6..] four per entry: key, value, metadata or '', expiration or ''.
+PUT_MANY = (
+    _PRELUDE
+    + """
+local out = {}
+for i = 5, #KEYS do
+    local a = 6 + (i - 5) * 4
+    out[#out + 1] = fmt(store(KEYS[i], ARGV[a], ARGV[a + 1], false, ARGV[a + 2], ARGV[a + 3]))
+end
+return out
+"""
+)
+
+# KEYS[5..] entries; ARGV[6..] their keys. A feed entry for each key that was there.
+DELETE_MANY = (
+    _PRELUDE
+    + """
+for i = 5, #KEYS do
+    local key = ARGV[i + 1]
+    local removed = redis.call('ZREM', KEYS[1], key)
+    if redis.call('EXISTS', KEYS[i]) == 1 or removed == 1 then
+        retire_blob(KEYS[i])
+        redis.call('DEL', KEYS[i])
+        feed(key)
+    end
+end
+return 1
+"""
+)
+
+# KEYS[5] entry; ARGV[6] key, [7] by, [8] expiration or ''. HINCRBY keeps Redis's own 64-bit
+# arithmetic and refuses what is not the canonical decimal text of a 64-bit integer.
+INCR = (
+    _PRELUDE
+    + """
+local entry, key, by, exp = KEYS[5], ARGV[6], ARGV[7], ARGV[8]
+local f = redis.call('HMGET', entry, 'v', 'b', 'x')
+if (not f[1] and not f[2]) or expired(f[3]) then
+    store(entry, key, by, false, '', exp)
+    return by
+end
+if f[2] then return redis.error_reply('EDGEKV_NOT_AN_INTEGER') end
+local done = redis.pcall('HINCRBY', entry, 'v', by)
+if type(done) == 'table' and done.err then return redis.error_reply('EDGEKV_NOT_AN_INTEGER') end
+local stamp = feed(key)
+redis.call('HSET', entry, 'n', fmt(stamp))
+if exp ~= '' then
+    redis.call('HSET', entry, 'x', exp)
+    redis.call('EXPIRE', entry, math.max(1, math.ceil(tonumber(exp) - now + grace)))
+end
+redis.call('ZADD', KEYS[1], 0, key)
+return redis.call('HGET', entry, 'v')
+"""
+)
+
+# KEYS[1] index; ARGV[1] lower bound, [2] upper bound (ZRANGEBYLEX syntax), [3] how many live
+# keys are wanted, [4] now, [5] entry key prefix, [6] most members to look at.
+# Returns {exhausted, last member looked at, key1, exp1, meta1, key2, ...}; members whose entry
+# is gone (expired and reclaimed by Redis) are pruned from the index on the way.
+LIST = """
+local lo, hi, want, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local prefix, cap = ARGV[5], tonumber(ARGV[6])
+local out, found, seen, last, exhausted = {}, 0, 0, '', 0
+while found < want and seen < cap do
+    local batch = redis.call('ZRANGEBYLEX', KEYS[1], lo, hi, 'LIMIT', 0, 200)
+    if #batch == 0 then exhausted = 1 break end
+    for _, member in ipairs(batch) do
+        seen = seen + 1
+        last = member
+        local f = redis.call('HMGET', prefix .. member, 'n', 'x', 'm')
+        if not f[1] then
+            redis.call('ZREM', KEYS[1], member)
+        elseif not (f[2] and tonumber(f[2]) <= now) then
+            out[#out + 1] = member
+            out[#out + 1] = f[2] or ''
+            out[#out + 1] = f[3] or ''
+            found = found + 1
+            if found >= want then break end
+        end
+    end
+    lo = '(' .. last
+    if #batch < 200 and found < want then exhausted = 1 break end
+end
+local head = {exhausted, last}
+for _, v in ipairs(out) do head[#head + 1] = v end
+return head
+"""
+
+# KEYS[1] index, KEYS[2] deleted set; ARGV[1] namespace id, ARGV[2] entry key prefix.
+# Deletes up to 500 of a deleted namespace's entries per call; returns how many are left.
+DROP_NAMESPACE = """
+redis.call('SADD', KEYS[2], ARGV[1])
+local members = redis.call('ZRANGE', KEYS[1], 0, 499)
+for _, member in ipairs(members) do
+    local entry = ARGV[2] .. member
+    local blob = redis.call('HGET', entry, 'b')
+    if blob then redis.call('DEL', blob) end
+    redis.call('DEL', entry)
+end
+if #members > 0 then redis.call('ZREM', KEYS[1], unpack(members)) end
+return redis.call('ZCARD', KEYS[1])
+"""
+
+# KEYS[1..4] as the write scripts; ARGV as _PRELUDE: one feed entry with no key.
+FEED_NAMESPACE = (
+    _PRELUDE.replace("if redis.call('SISMEMBER', KEYS[4], nsid) == 1 then", "if false then")
+    + """
+return fmt(feed(nil))
+"""
+)
+
+# KEYS[1] feed; ARGV[1] last id read, [2] count. Returns {exists, last generated id,
+# max deleted id, id1, namespace1, key1, ...} (key '' with flag for a whole namespace).
+FEED_READ = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '0-0', '0-0'} end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local last, deleted = '0-0', '0-0'
+for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then last = info[i + 1] end
+    if info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end
+end
+local out = {1, last, deleted}
+if tonumber(ARGV[2]) > 0 then
+    for _, item in ipairs(redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])) do
+        local ns, key = '', false
+        local fields = item[2]
+        for j = 1, #fields, 2 do
+            if fields[j] == 'ns' then ns = fields[j + 1] end
+            if fields[j] == 'k' then key = fields[j + 1] end
+        end
+        out[#out + 1] = item[1]
+        out[#out + 1] = ns
+        if key then out[#out + 1] = '1' .. key else out[#out + 1] = '0' end
+    end
+end
+return out
+"""
+
+# KEYS[1] namespaces, KEYS[2] titles; ARGV[1] id, [2] title key, [3] namespace JSON.
+CREATE_NAMESPACE = """
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+
+# ARGV[1] id, [2] old title key, [3] new title key, [4] new JSON. 0: no such namespace,
+# -1: the title is taken.
+RENAME_NAMESPACE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+if ARGV[2] ~= ARGV[3] then
+    if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 1 then return -1 end
+    redis.call('HDEL', KEYS[2], ARGV[2])
+    redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+return 1
+"""
+
+# ARGV[1] id, [2] title key.
+DELETE_NAMESPACE = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[2])
+return 1
+"""
