@@ -283,7 +283,7 @@ async def test_decorator_refuses_what_it_cannot_cache(clock: FakeClock) -> None:
     cache = make(None, clock)
     with pytest.raises(TypeError):
 
-        @cache.cached("k")
+        @cache.cached("k")  # type: ignore[arg-type]
         def not_async() -> int:
             return 1
 
