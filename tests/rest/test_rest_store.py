@@ -7,6 +7,7 @@ server; these tests cover what only an HTTP client has.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,12 +18,19 @@ from edgekv import errors
 from edgekv._sync.rest import RestStore
 from edgekv.server.workerd import Receive, Scope, Send
 from edgekv.server.workerd_listener import WorkerdListener
-from tests.rest.server import rest_server
+from tests.rest.server import RestServer, rest_server
 from tests.workerd.conftest import LoopThread
 
 
-def test_kv_from_a_server_url_with_a_token_finds_its_account() -> None:
-    server = rest_server()
+@pytest.fixture
+def server() -> RestServer:
+    # The conformance suite points the shared server at its fake clocks: back to real time.
+    shared = rest_server()
+    shared.clock.target = time.time
+    return shared
+
+
+def test_kv_from_a_server_url_with_a_token_finds_its_account(server: RestServer) -> None:
     account_id, token = server.new_account()
     for url in (server.url, server.url + "/client/v4", server.url + "/client/v4/"):
         with edgekv.KV(url, token=token) as kv:
@@ -36,8 +44,7 @@ def test_kv_from_a_server_url_with_a_token_finds_its_account() -> None:
             assert kv.namespace(f"urls {url}").id == ns.id
 
 
-def test_errors_come_back_as_the_in_process_exceptions() -> None:
-    server = rest_server()
+def test_errors_come_back_as_the_in_process_exceptions(server: RestServer) -> None:
     account_id, token = server.new_account()
     with edgekv.KV(server.url, token=token, account_id=account_id) as kv:
         ns = kv.create_namespace("errors")
