@@ -481,7 +481,9 @@ class AsyncRedisStore:
 
     async def _read_feeds(self, ids: list[str], count: int) -> list[list[Any]]:
         return [
-            await self._feed_read(keys=[self.keys.feed(b)], args=[ids[b], count])
+            await self._feed_read(
+                keys=[self.keys.feed(b), self.keys.stamp(b)], args=[ids[b], count]
+            )
             for b in range(len(ids))
         ]
 
@@ -497,10 +499,10 @@ class AsyncRedisStore:
         behind = False
         merged: list[tuple[tuple[int, int], int, Change]] = []
         for b, reply in enumerate(replies):
-            exists, last, deleted, rest = reply[0], reply[1].decode(), reply[2].decode(), reply[3:]
+            exists, last, trimmed, rest = reply[0], reply[1].decode(), reply[2].decode(), reply[3:]
             mine = stream_id_key(ids[b])
             if position is not None and (
-                stream_id_key(deleted) > mine
+                stream_id_key(trimmed) > mine
                 or mine > stream_id_key(last)
                 or (not exists and ids[b] != "0-0")
             ):

@@ -482,7 +482,9 @@ class RedisStore:
 
     def _read_feeds(self, ids: list[str], count: int) -> list[list[Any]]:
         return [
-            self._feed_read(keys=[self.keys.feed(b)], args=[ids[b], count])
+            self._feed_read(
+                keys=[self.keys.feed(b), self.keys.stamp(b)], args=[ids[b], count]
+            )
             for b in range(len(ids))
         ]
 
@@ -498,10 +500,10 @@ class RedisStore:
         behind = False
         merged: list[tuple[tuple[int, int], int, Change]] = []
         for b, reply in enumerate(replies):
-            exists, last, deleted, rest = reply[0], reply[1].decode(), reply[2].decode(), reply[3:]
+            exists, last, trimmed, rest = reply[0], reply[1].decode(), reply[2].decode(), reply[3:]
             mine = stream_id_key(ids[b])
             if position is not None and (
-                stream_id_key(deleted) > mine
+                stream_id_key(trimmed) > mine
                 or mine > stream_id_key(last)
                 or (not exists and ids[b] != "0-0")
             ):

@@ -5,7 +5,8 @@ Layout (P is the URL's prefix, b a bucket number, N a namespace id):
                      x expiration, n version stamp (microseconds, see below)
 - `{P:b}:i:N`        sorted set of the bucket's keys of namespace N, all score 0: ZRANGEBYLEX
                      walks them in byte order
-- `{P:b}:f`          stream: the bucket's change feed; `{P:b}:s` its last stamp
+- `{P:b}:f`          stream: the bucket's change feed; `{P:b}:s` hash of its last stamp (s)
+                     and the newest id trimmed from it for retention (t)
 - `{P:b}:d`          set of deleted namespace ids: a write to one of them is refused
 - `{P:b}:blob:<id>`  string: a value of 1 MiB or more, appended in chunks, read by GETRANGE
 - `{P}:ns`, `{P}:titles`, `{P}:meta`: the namespace registry
@@ -100,16 +101,21 @@ local published = false
 local function feed(key)
     local t = redis.call('TIME')
     local stamp = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    local last = tonumber(redis.call('GET', KEYS[3]) or '0')
+    local last = tonumber(redis.call('HGET', KEYS[3], 's') or '0')
     if stamp <= last then stamp = last + 1 end
-    redis.call('SET', KEYS[3], fmt(stamp))
-    local horizon = stamp - retention
-    if horizon < 0 then horizon = 0 end
+    redis.call('HSET', KEYS[3], 's', fmt(stamp))
+    -- Retention: entries older than the horizon go, and the newest of them is remembered in
+    -- field t of the stamp hash, so a reader whose position is older knows it missed changes.
+    local horizon = fmt(math.max(0, stamp - retention)) .. '-0'
+    local gone = redis.call('XREVRANGE', KEYS[2], '(' .. horizon, '-', 'COUNT', 1)[1]
+    if gone then
+        redis.call('HSET', KEYS[3], 't', gone[1])
+        redis.call('XTRIM', KEYS[2], 'MINID', horizon)
+    end
     if key then
-        redis.call('XADD', KEYS[2], 'MINID', '~', fmt(horizon), fmt(stamp) .. '-0',
-            'ns', nsid, 'k', key)
+        redis.call('XADD', KEYS[2], fmt(stamp) .. '-0', 'ns', nsid, 'k', key)
     else
-        redis.call('XADD', KEYS[2], 'MINID', '~', fmt(horizon), fmt(stamp) .. '-0', 'ns', nsid)
+        redis.call('XADD', KEYS[2], fmt(stamp) .. '-0', 'ns', nsid)
     end
     if not published then
         redis.call('PUBLISH', channel, '')
@@ -278,17 +284,12 @@ return fmt(feed(nil))
 """
 )
 
-# KEYS[1] feed; ARGV[1] last id read, [2] count. Returns {exists, last generated id,
-# max deleted id, id1, namespace1, key1, ...} (key '' with flag for a whole namespace).
+# KEYS[1] feed, KEYS[2] stamp hash; ARGV[1] last id read, [2] count. Returns {exists, last id,
+# newest trimmed id, id1, namespace1, key1, ...}; a key is '1' + key, or '0' for a namespace.
 FEED_READ = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '0-0', '0-0'} end
-local info = redis.call('XINFO', 'STREAM', KEYS[1])
-local last, deleted = '0-0', '0-0'
-for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then last = info[i + 1] end
-    if info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end
-end
-local out = {1, last, deleted}
+local stamp = redis.call('HGET', KEYS[2], 's') or '0'
+local out = {1, stamp .. '-0', redis.call('HGET', KEYS[2], 't') or '0-0'}
 if tonumber(ARGV[2]) > 0 then
     for _, item in ipairs(redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])) do
         local ns, key = '', false

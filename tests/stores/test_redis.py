@@ -1,0 +1,125 @@
+"""What the Redis store promises beyond the conformance suite: a namespace spread over the
+cluster's masters, byte-ordered lists merged across buckets, expiry never shown."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+
+import edgekv
+from edgekv._async.redis import AsyncRedisStore
+from edgekv.stores import redis_scripts
+from tests.clock import FakeClock
+from tests.stores.backends import REDIS_PREFIX, redis_cluster_handle, redis_cluster_url, redis_url
+
+
+async def _namespace(url: str, clock: FakeClock) -> tuple[AsyncRedisStore, edgekv.AsyncNamespace]:
+    store = AsyncRedisStore(url, clock=clock)
+    kv = edgekv.AsyncKV(store, clock=clock, account_id=uuid.uuid4().hex)
+    return store, await kv.create_namespace("spread")
+
+
+async def test_one_namespace_spreads_over_the_masters_of_a_cluster() -> None:
+    clock = FakeClock()
+    store, ns = await _namespace(redis_cluster_url(), clock)
+    try:
+        await ns.bulk_put([{"key": f"user:{i}", "value": "v"} for i in range(200)])
+        cluster = redis_cluster_handle()
+        holding = {}
+        for port in cluster.ports:
+            node = redis.Redis(host="127.0.0.1", port=port)
+            pattern = "{" + REDIS_PREFIX + ":*}:e:" + ns.id + ":*"
+            holding[port] = sum(1 for _ in node.scan_iter(match=pattern, count=1000))
+            node.close()
+        assert sum(holding.values()) == 200
+        assert sum(1 for n in holding.values() if n > 0) >= 2, holding
+        listed = await ns.list()
+        assert [k.name for k in listed.keys] == sorted(
+            (f"user:{i}" for i in range(200)), key=str.encode
+        )
+    finally:
+        await store.aclose()
+
+
+async def test_list_keeps_byte_order_and_cursors_across_buckets_while_inserting() -> None:
+    clock = FakeClock()
+    store, ns = await _namespace(redis_cluster_url(), clock)
+    try:
+        first = [f"k{i:03d}{s}" for i in range(120) for s in ("", "é", "😀")]
+        await ns.bulk_put([{"key": k, "value": "v"} for k in first])
+        seen: list[str] = []
+        cursor = None
+        added_behind, added_ahead = [], []
+        while True:
+            page = await ns.list(limit=17, cursor=cursor)
+            seen += [k.name for k in page.keys]
+            if page.list_complete:
+                break
+            cursor = page.cursor
+            last = seen[-1]
+            # One key behind the cursor (never shown), one far ahead (shown when reached).
+            behind, ahead = last[:3] + "!", "z" + last
+            await ns.put(behind, "v")
+            await ns.put(ahead, "v")
+            added_behind.append(behind)
+            added_ahead.append(ahead)
+        assert seen == sorted(seen, key=str.encode)
+        assert len(seen) == len(set(seen))
+        assert set(first) <= set(seen)
+        assert set(added_ahead) <= set(seen)
+        assert not (set(added_behind) - set(first)) & set(seen)
+    finally:
+        await store.aclose()
+
+
+async def test_an_expired_key_is_never_shown_before_redis_reclaims_it() -> None:
+    clock = FakeClock()
+    store, ns = await _namespace(redis_url(), clock)
+    try:
+        await ns.put("short", "v", expiration_ttl=60, metadata={"m": 1})
+        await ns.put("long", "v")
+        clock.advance(60)
+        # The entry is still in Redis (its server-side TTL counts real seconds, plus grace)...
+        b = redis_scripts.bucket_of("short", store.buckets)
+        assert await store.client.exists(store.keys.entry(b, ns.id, "short"))
+        # ...and invisible to every read.
+        assert await ns.get("short") is None
+        assert (await ns.get_with_metadata("short")).value is None
+        assert await ns.get(["short", "long"]) == {"short": None, "long": "v"}
+        assert [k.name for k in (await ns.list()).keys] == ["long"]
+        assert await ns.get("short", "stream") is None
+        assert await ns.put("short", "again", only_if_absent=True)
+    finally:
+        await store.aclose()
+
+
+async def test_a_feed_trimmed_past_a_position_says_it_is_behind() -> None:
+    clock = FakeClock()
+    store = AsyncRedisStore(redis_url(), clock=clock, buckets=16, feed_retention=1e-6)
+    kv = edgekv.AsyncKV(store, clock=clock, account_id=uuid.uuid4().hex)
+    try:
+        ns = await kv.create_namespace("trimmed")
+        old = await store.feed_position()
+        # Every write trims what is older than the retention (here a microsecond).
+        await ns.bulk_put([{"key": f"k{i}", "value": "v"} for i in range(100)])
+        assert (await store.changes(old)).behind
+        assert not (await store.changes(await store.feed_position())).behind
+    finally:
+        await store.aclose()
+
+
+async def test_writes_to_a_namespace_deleted_elsewhere_are_refused() -> None:
+    clock = FakeClock()
+    one, ns = await _namespace(redis_url(), clock)
+    other = AsyncRedisStore(redis_url(), clock=clock)
+    try:
+        await ns.put("k", "v")
+        await other.delete_namespace(ns.id)
+        # `one` still believes the namespace exists; the bucket's tombstone refuses the write.
+        with pytest.raises(edgekv.errors.NamespaceNotFound):
+            await ns.put("k", "again")
+    finally:
+        await one.aclose()
+        await other.aclose()
