@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from edgekv import errors, limits
@@ -27,6 +27,7 @@ from edgekv.model import NamespaceInfo, StoredEntry
 from . import bodies
 from .auth import principal_of
 from .envelope import MalformedRequest, ok
+from .streaming import ValueResponse
 
 
 class _KeyConvertor(Convertor[str]):
@@ -186,7 +187,7 @@ class RestAPI:
             headers["CF-KV-Metadata"] = _header_json(got.metadata)
         if got.cache_status is not None:
             headers["CF-Cache-Status"] = got.cache_status
-        return StreamingResponse(got.value, media_type="application/octet-stream", headers=headers)
+        return ValueResponse(got.value, headers)
 
     async def put_value(self, request: Request) -> Response:
         key = limits.validate_key(_key(request))
