@@ -60,7 +60,7 @@ def _op(
         "responses": {"200": ok, "default": {"description": "Error", **_json(_ref("Failure"))}},
     }
     if body is not None:
-        op["requestBody"] = {"required": True, "content": body}
+        op["requestBody"] = {"required": True, "content": body.get("content", body)}
     if not secured:
         op["security"] = []
     return op
