@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NODE := tests/e2e/node
 NODE_STAMP := $(NODE)/node_modules/.installed
 
-.PHONY: serve test lint bench unasync clean
+.PHONY: serve test lint bench bench-tools unasync clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,11 @@ lint: $(STAMP)
 test: lint $(NODE_STAMP)
 	$(BIN)/pytest
 
-bench: $(STAMP)
+# wrk (Debian) loads the server in bench_server; Miniflare, its anchor, comes with the npm tools.
+bench-tools:
+	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+
+bench: $(STAMP) $(NODE_STAMP) bench-tools
 	$(BIN)/python -m benchmarks
 
 unasync: $(STAMP)
