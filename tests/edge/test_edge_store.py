@@ -26,8 +26,11 @@ async def central(tmp_path: Path, clock: FakeClock) -> edgekv.AsyncSQLiteStore:
 async def _pair(
     central: edgekv.AsyncSQLiteStore, clock: FakeClock, **options: float
 ) -> tuple[edgekv.AsyncNamespace, edgekv.AsyncNamespace, AsyncEdgeStore]:
-    """A namespace seen through an edge, and the same namespace written straight to central."""
-    edge = AsyncEdgeStore(central, clock=clock, **options)  # type: ignore[arg-type]
+    """A namespace seen through an edge, and the same namespace written straight to central.
+
+    The edge does not follow the feed by itself here: tests apply changes when they mean to.
+    """
+    edge = AsyncEdgeStore(central, clock=clock, follow_feed=False, **options)  # type: ignore[arg-type]
     direct = await edgekv.AsyncKV(central, clock=clock).create_namespace("EDGE")
     at_edge = await edgekv.AsyncKV(edge, clock=clock).namespace(direct.id)
     return at_edge, direct, edge
@@ -161,3 +164,43 @@ async def test_central_failure_serves_cached_and_stale_reads(
     clock.advance(300)
     with pytest.raises(edgekv.StoreUnavailable):
         await at_edge.get("cached")
+
+
+async def test_edges_follow_the_feed(tmp_path: Path) -> None:
+    """Two in-process edges over one SQLite file: a write at one is seen at the other through
+    the feed, long before cache_ttl."""
+    path = tmp_path / "shared.db"
+    a = edgekv.AsyncKV(f"sqlite:///{path}", edge_cache=1 << 20)
+    b = edgekv.AsyncKV(f"sqlite:///{path}", edge_cache=1 << 20)
+    ns_a = await a.create_namespace("FEED")
+    ns_b = await b.namespace("FEED")
+    await ns_a.put("k", "1")
+    assert await ns_b.get("k") == "1"  # cached at b now
+    await ns_a.put("k", "2")
+    for _ in range(400):  # the feed is polled every few ms; give it up to 2 s
+        if await ns_b.get("k") == "2":
+            break
+        await asyncio.sleep(0.005)
+    assert await ns_b.get("k") == "2"
+    assert isinstance(b.store, AsyncEdgeStore) and b.store.feed_healthy
+    await a.aclose()
+    await b.aclose()
+
+
+def test_sync_edge_follows_the_feed(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "shared.db"
+    a = edgekv.KV(f"sqlite:///{path}", edge_cache=1 << 20)
+    b = edgekv.KV(f"sqlite:///{path}", edge_cache=1 << 20)
+    ns_a = a.create_namespace("FEED")
+    ns_b = b.namespace("FEED")
+    ns_a.put("k", "1")
+    assert ns_b.get("k") == "1"
+    ns_a.put("k", "2")
+    deadline = time.monotonic() + 2
+    while ns_b.get("k") != "2" and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert ns_b.get("k") == "2"
+    a.close()
+    b.close()

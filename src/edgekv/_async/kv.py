@@ -39,6 +39,7 @@ from edgekv.model import (
     ValueWithMetadata,
 )
 
+from .edge import AsyncEdgeStore
 from .store import AsyncStore, Direction, NamespaceOrder
 from .urls import store_from_url
 
@@ -62,13 +63,18 @@ class AsyncKV:
         account_id: str | None = None,
         clock: Callable[[], float] = time.time,
         token: str | None = None,
+        edge_cache: int | None = None,
     ) -> None:
+        """`edge_cache=64 << 20` puts an edge tier of that many bytes in front of the store:
+        reads from memory, kept fresh by the store's change feed (see AsyncEdgeStore)."""
         # `token` and `account_id` also reach a store named by an http(s) URL (AsyncRestStore).
         self.store: AsyncStore = (
             store_from_url(store, clock=clock, token=token, account_id=account_id)
             if isinstance(store, str)
             else store
         )
+        if edge_cache:
+            self.store = AsyncEdgeStore(self.store, cache_size=edge_cache, clock=clock)
         self.account_id = account_id or DEFAULT_ACCOUNT
         self._clock = clock
 

@@ -39,7 +39,7 @@ _UPSERT = sql.upsert()
 # Values at least this large live in `blobs`, written and read in chunks through blob I/O.
 LARGE_VALUE = 1 << 20
 CHUNK = 1 << 16
-FEED_POLL = 0.05  # seconds between two looks at the feed in wait_for_changes
+FEED_POLL = 0.005  # seconds between two looks at the feed: 200 cheap queries a second
 
 
 class AsyncSQLiteStore:

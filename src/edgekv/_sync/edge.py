@@ -11,6 +11,7 @@ seconds past their cache_ttl they are answered STALE; other calls fail with Stor
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -47,6 +48,8 @@ class EdgeStore:
         cache_size: int = 64 << 20,
         default_cache_ttl: float = DEFAULT_CACHE_TTL,
         serve_stale: float = 0.0,
+        follow_feed: bool = True,
+        feed_wait: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.central = central
@@ -57,6 +60,14 @@ class EdgeStore:
         self._flight: SingleFlight[CacheKey, StoredEntry | None] = SingleFlight()
         self._background = Background()
         self.stats = {"hit": 0, "miss": 0, "expired": 0, "stale": 0, "bypass": 0, "refresh": 0}
+        # The follower starts with the first call that reaches the central store (a hit can
+        # only follow such a call), so constructing an edge needs no running event loop.
+        self._follow = follow_feed
+        self._feed_wait = feed_wait
+        self._following = False
+        self._closing = False
+        self.feed_healthy = False
+        self.feed_flushes = 0
 
     # reads
 
@@ -114,6 +125,8 @@ class EdgeStore:
         )
 
     def _fetch_now(self, namespace_id: str, key: str) -> StoredEntry | None:
+        if not self._following:
+            self.start_following()
         tick = self.memory.begin_fetch()
         try:
             with central_errors():
@@ -167,6 +180,8 @@ class EdgeStore:
         only_if_absent: bool = False,
         if_version: int | None = None,
     ) -> int:
+        if not self._following:
+            self.start_following()
         with central_errors():
             version = self.central.put(
                 namespace_id, write, only_if_absent=only_if_absent, if_version=if_version
@@ -180,6 +195,8 @@ class EdgeStore:
         return version
 
     def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
+        if not self._following:
+            self.start_following()
         with central_errors():
             versions = self.central.put_many(namespace_id, writes)
         now = self._clock()
@@ -190,6 +207,8 @@ class EdgeStore:
         return versions
 
     def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
+        if not self._following:
+            self.start_following()
         with central_errors():
             self.central.delete_many(namespace_id, keys)
         now = self._clock()
@@ -204,6 +223,45 @@ class EdgeStore:
         return value
 
     # the change feed
+
+    def start_following(self) -> None:
+        """Starts applying the central store's change feed to this edge's memory."""
+        if self._following or not self._follow:
+            self._following = True
+            return
+        self._following = True
+        with central_errors():
+            position = self.central.feed_position()
+        self.feed_healthy = True
+        self._background.spawn(self._follow_feed, position)
+
+    def _follow_feed(self, position: str) -> None:
+        """Reads the feed from `position` until closed; on a cut, retries with backoff.
+
+        While the feed is cut, cache_ttl alone bounds staleness. When it comes back, the
+        changes since `position` are applied, or, if they fell out of retention, everything
+        is flushed: the edge never serves what it cannot prove fresh.
+        """
+        backoff = 0.05
+        while not self._closing:
+            try:
+                page = self.central.changes(position, 1000)
+                if page.behind:
+                    self.flush()
+                self.apply_changes(page.changes)
+                position = page.position
+                self.feed_healthy = True
+                backoff = 0.05
+                if not page.changes:
+                    self.central.wait_for_changes(position, self._feed_wait)
+            except Exception as e:  # the feed must outlive any failure of the central store
+                if self._closing:
+                    return
+                if self.feed_healthy:
+                    log.warning("change feed cut (%s); retrying, cache_ttl bounds staleness", e)
+                self.feed_healthy = False
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
 
     def apply_changes(self, changes: Sequence[Change]) -> None:
         """Drops what changed; refreshes hot keys in the background instead of dropping them."""
@@ -225,6 +283,7 @@ class EdgeStore:
 
     def flush(self) -> None:
         """Forgets everything: the feed cannot prove what is fresh (it fell behind retention)."""
+        self.feed_flushes += 1
         self.memory.clear()
 
     # namespaces and the rest pass through
@@ -281,6 +340,7 @@ class EdgeStore:
             return self.central.purge_expired(limit)
 
     def close(self) -> None:
+        self._closing = True
         self._background.cancel_all()
         self.memory.clear()
         with central_errors():
