@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 from edgekv import errors
-from edgekv.edge.flight import AsyncBackground, AsyncSingleFlight
+from edgekv.concurrency import AsyncBackground, AsyncSingleFlight
 from edgekv.edge.memory import CacheKey, MemoryTier
 from edgekv.limits import DEFAULT_CACHE_TTL
 from edgekv.model import (
@@ -48,7 +49,7 @@ class AsyncEdgeStore:
         default_cache_ttl: float = DEFAULT_CACHE_TTL,
         serve_stale: float = 0.0,
         follow_feed: bool = True,
-        feed_wait: float = 1.0,
+        feed_wait: float = 0.5,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.central = central
@@ -56,7 +57,7 @@ class AsyncEdgeStore:
         self.default_cache_ttl = default_cache_ttl
         self.serve_stale = serve_stale
         self._clock = clock
-        self._flight: AsyncSingleFlight[CacheKey, StoredEntry | None] = AsyncSingleFlight()
+        self._flight = AsyncSingleFlight()
         self._background = AsyncBackground()
         self.stats = {"hit": 0, "miss": 0, "expired": 0, "stale": 0, "bypass": 0, "refresh": 0}
         # The follower starts with the first call that reaches the central store (a hit can
@@ -119,7 +120,7 @@ class AsyncEdgeStore:
 
     async def _fetch(self, namespace_id: str, key: str) -> StoredEntry | None:
         """One central read per key at a time; concurrent misses share it."""
-        return await self._flight.run(
+        return await self._flight.do(
             (namespace_id, key), lambda: self._fetch_now(namespace_id, key)
         )
 
@@ -232,7 +233,7 @@ class AsyncEdgeStore:
         with central_errors():
             position = await self.central.feed_position()
         self.feed_healthy = True
-        self._background.spawn(self._follow_feed, position)
+        self._background.spawn("feed", functools.partial(self._follow_feed, position))
 
     async def _follow_feed(self, position: str) -> None:
         """Reads the feed from `position` until closed; on a cut, retries with backoff.
@@ -272,7 +273,7 @@ class AsyncEdgeStore:
             dropped = self.memory.invalidate(ckey, change.seq)
             if dropped is not None and dropped.hits >= HOT_HITS:
                 self.stats["refresh"] += 1
-                self._background.spawn(self._refresh, ckey)
+                self._background.spawn(f"refresh {ckey}", functools.partial(self._refresh, ckey))
 
     async def _refresh(self, ckey: CacheKey) -> None:
         try:
@@ -340,7 +341,7 @@ class AsyncEdgeStore:
 
     async def aclose(self) -> None:
         self._closing = True
-        self._background.cancel_all()
+        await self._background.aclose()  # the follower sees _closing within feed_wait
         self.memory.clear()
         with central_errors():
             await self.central.aclose()

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Iterator, Callable, Iterator, Sequence
 
 from edgekv import errors
-from edgekv.edge.flight import Background, SingleFlight
+from edgekv.concurrency import Background, SingleFlight
 from edgekv.edge.memory import CacheKey, MemoryTier
 from edgekv.limits import DEFAULT_CACHE_TTL
 from edgekv.model import (
@@ -49,7 +50,7 @@ class EdgeStore:
         default_cache_ttl: float = DEFAULT_CACHE_TTL,
         serve_stale: float = 0.0,
         follow_feed: bool = True,
-        feed_wait: float = 1.0,
+        feed_wait: float = 0.5,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.central = central
@@ -57,7 +58,7 @@ class EdgeStore:
         self.default_cache_ttl = default_cache_ttl
         self.serve_stale = serve_stale
         self._clock = clock
-        self._flight: SingleFlight[CacheKey, StoredEntry | None] = SingleFlight()
+        self._flight = SingleFlight()
         self._background = Background()
         self.stats = {"hit": 0, "miss": 0, "expired": 0, "stale": 0, "bypass": 0, "refresh": 0}
         # The follower starts with the first call that reaches the central store (a hit can
@@ -120,7 +121,7 @@ class EdgeStore:
 
     def _fetch(self, namespace_id: str, key: str) -> StoredEntry | None:
         """One central read per key at a time; concurrent misses share it."""
-        return self._flight.run(
+        return self._flight.do(
             (namespace_id, key), lambda: self._fetch_now(namespace_id, key)
         )
 
@@ -233,7 +234,7 @@ class EdgeStore:
         with central_errors():
             position = self.central.feed_position()
         self.feed_healthy = True
-        self._background.spawn(self._follow_feed, position)
+        self._background.spawn("feed", functools.partial(self._follow_feed, position))
 
     def _follow_feed(self, position: str) -> None:
         """Reads the feed from `position` until closed; on a cut, retries with backoff.
@@ -273,7 +274,7 @@ class EdgeStore:
             dropped = self.memory.invalidate(ckey, change.seq)
             if dropped is not None and dropped.hits >= HOT_HITS:
                 self.stats["refresh"] += 1
-                self._background.spawn(self._refresh, ckey)
+                self._background.spawn(f"refresh {ckey}", functools.partial(self._refresh, ckey))
 
     def _refresh(self, ckey: CacheKey) -> None:
         try:
@@ -341,7 +342,7 @@ class EdgeStore:
 
     def close(self) -> None:
         self._closing = True
-        self._background.cancel_all()
+        self._background.close()  # the follower sees _closing within feed_wait
         self.memory.clear()
         with central_errors():
             self.central.close()

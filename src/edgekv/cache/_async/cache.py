@@ -22,19 +22,19 @@ from typing import Any, TypeVar
 
 from edgekv import errors
 from edgekv._async.kv import AsyncNamespace
-from edgekv.cache.concurrency import (
-    AsyncBackground,
-    AsyncFunction,
-    AsyncLoader,
-    AsyncSingleFlight,
-    P,
-)
 from edgekv.cache.durations import Duration, seconds
 from edgekv.cache.envelope import JSON, Serializer, Stored, decode, kv_ttl, metadata
 from edgekv.cache.keys import compile_key
 from edgekv.cache.memory import Entry, MemoryTier, size_of
 from edgekv.cache.policy import Policies, Policy
 from edgekv.cache.stats import PolicyStats, Stats
+from edgekv.concurrency import (
+    AsyncBackground,
+    AsyncFunction,
+    AsyncLoader,
+    AsyncSingleFlight,
+    P,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("edgekv.cache")

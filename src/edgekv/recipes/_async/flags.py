@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 
 from edgekv import errors
 from edgekv._async.kv import AsyncNamespace
-from edgekv.cache.concurrency import AsyncBackground
 from edgekv.cache.durations import Duration, seconds
+from edgekv.concurrency import AsyncBackground
 from edgekv.recipes.rollout import Flag
 
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 
 from edgekv import errors
 from edgekv._sync.kv import Namespace
-from edgekv.cache.concurrency import Background
 from edgekv.cache.durations import Duration, seconds
+from edgekv.concurrency import Background
 from edgekv.recipes.rollout import Flag
 
 

@@ -1,8 +1,8 @@
-"""The few primitives that differ between the shells: single-flight and background refresh.
+"""The few primitives that differ between the shells: single-flight and background jobs.
 
-The async cache's source names `AsyncSingleFlight`, `AsyncBackground`, `AsyncLoader`; the
-generated sync cache gets `SingleFlight`, `Background`, `Loader` (scripts/unasync.py strips
-the `Async` prefix), so the cache's logic is still written once.
+Async sources (the cache, the recipes, the edge) name `AsyncSingleFlight`, `AsyncBackground`,
+`AsyncLoader`; the generated sync code gets `SingleFlight`, `Background`, `Loader`
+(scripts/unasync.py strips the `Async` prefix), so the logic that uses them is written once.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, ParamSpec, TypeAlias, TypeVar
 
 T = TypeVar("T")
@@ -22,7 +22,7 @@ Loader: TypeAlias = Callable[[], T]
 AsyncFunction: TypeAlias = Callable[P, Awaitable[T]]
 Function: TypeAlias = Callable[P, T]
 
-log = logging.getLogger("edgekv.cache")
+log = logging.getLogger("edgekv")
 
 
 class AsyncSingleFlight:
@@ -31,12 +31,12 @@ class AsyncSingleFlight:
     __slots__ = ("_calls",)
 
     def __init__(self) -> None:
-        self._calls: dict[str, asyncio.Future[Any]] = {}
+        self._calls: dict[Hashable, asyncio.Future[Any]] = {}
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: Hashable) -> bool:
         return key in self._calls
 
-    async def do(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
+    async def do(self, key: Hashable, fn: Callable[[], Awaitable[T]]) -> T:
         while True:
             fut = self._calls.get(key)
             if fut is None:
@@ -73,13 +73,13 @@ class SingleFlight:
     __slots__ = ("_calls", "_lock")
 
     def __init__(self) -> None:
-        self._calls: dict[str, concurrent.futures.Future[Any]] = {}
+        self._calls: dict[Hashable, concurrent.futures.Future[Any]] = {}
         self._lock = threading.Lock()
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: Hashable) -> bool:
         return key in self._calls
 
-    def do(self, key: str, fn: Callable[[], T]) -> T:
+    def do(self, key: Hashable, fn: Callable[[], T]) -> T:
         with self._lock:
             fut = self._calls.get(key)
             leader = fut is None
@@ -155,7 +155,7 @@ class Background:
                 return False
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(
-                    self._workers, thread_name_prefix="edgekv-cache"
+                    self._workers, thread_name_prefix="edgekv"
                 )
             self._jobs[name] = self._pool.submit(self._run, name, fn)
             return True
