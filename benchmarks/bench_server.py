@@ -107,6 +107,8 @@ def main() -> bool:
         served.append(edgekv)
         bare = server_procs.start_bare(work)
         served.append(bare)
+        route = server_procs.start_bare(work, starlette=True)
+        served.append(route)
         miniflare = None
         if server_procs.miniflare_available():
             miniflare = server_procs.start_miniflare(work, HOT, len(VALUE))
@@ -132,6 +134,7 @@ def main() -> bool:
         runs = {
             "bare": wrk(bare.url + values + HOT, get),
             "get": wrk(edgekv.url + values + HOT, get),
+            "route": wrk(route.url + values + HOT, get),
             "put": wrk(edgekv.url + values, put),
         }
         if miniflare is not None:
@@ -150,6 +153,12 @@ def main() -> bool:
             loads["bare"],
             0.7,
             p99_goal=0.010,
+        )
+        print(
+            f"  (context: one Starlette route answering 100 bytes on the same stack: "
+            f"{_rate(loads['route'])}, {loads['route'].rate / loads['bare'].rate:.2f} x the bare "
+            f"app; edgekv GET is {loads['get'].rate / loads['route'].rate:.2f} x that route)",
+            flush=True,
         )
         if miniflare is not None:
             ok &= report_rate(

@@ -2,7 +2,10 @@
 `edgekv serve` serves its app (edgekv.server.run.serve: uvicorn, uvloop, httptools, same
 options), so the ratio measures edgekv's own work per request and nothing else.
 
-usage: python -m benchmarks.server_bare PORT  (prints `listening on http://HOST:PORT`)
+With `starlette`, the same 100 bytes come from one Starlette route instead: the floor any
+Starlette app pays on this stack, printed for context (it is not a goal's anchor).
+
+usage: python -m benchmarks.server_bare PORT [starlette]  (prints `listening on http://H:P`)
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from edgekv.server.run import serve
 
@@ -45,13 +51,22 @@ async def app(
     await send(_BODY)
 
 
+async def _route(request: Request) -> Response:
+    return Response(BODY, media_type="application/octet-stream")
+
+
+def starlette_app() -> Starlette:
+    return Starlette(routes=[Route("/{path:path}", _route, methods=["GET", "PUT"])])
+
+
 def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    served = starlette_app() if sys.argv[2:] == ["starlette"] else cast(Starlette, app)
 
     def listening(host: str, bound: int) -> None:
         print(f"listening on http://{host}:{bound}", flush=True)
 
-    serve(cast(Starlette, app), "127.0.0.1", port, on_listening=listening, graceful_timeout=5)
+    serve(served, "127.0.0.1", port, on_listening=listening, graceful_timeout=5)
 
 
 if __name__ == "__main__":

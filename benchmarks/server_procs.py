@@ -97,11 +97,13 @@ def start_edgekv(data_dir: Path) -> Served:
     return Served("edgekv serve", command, data_dir, _env(data_dir))
 
 
-def start_bare(work: Path) -> Served:
+def start_bare(work: Path, *, starlette: bool = False) -> Served:
+    """The bare ASGI app (or, with `starlette`, one Starlette route) on edgekv's server stack."""
     command = [sys.executable, "-m", "benchmarks.server_bare", "0"]
+    command += ["starlette"] if starlette else []
     env = _env(work)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return Served("bare ASGI app", command, work, env)
+    return Served("Starlette route" if starlette else "bare ASGI app", command, work, env)
 
 
 def miniflare_available() -> bool:
