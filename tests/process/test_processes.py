@@ -217,11 +217,6 @@ def test_a_value_written_by_one_process_is_read_by_another(tmp_path: Path) -> No
         assert json.loads(out) == {"value": None, "version": None}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: each SQLiteStore caches namespace id -> nsid, so a process that has used "
-    "a namespace keeps writing into it after another process deleted it (orphaned entries)",
-)
 def test_a_namespace_deleted_by_another_process_refuses_writes(tmp_path: Path) -> None:
     path = tmp_path / "kv.db"
     namespace_id = new_namespace(path, "deleted elsewhere")

@@ -202,6 +202,17 @@ class SQLiteStore:
         self._nsids.pop(namespace_id, None)
 
     @contextlib.contextmanager
+    def _live_namespace(self, namespace_id: str) -> Iterator[None]:
+        """Turns the refusal of a write into a deleted namespace into NamespaceNotFound."""
+        try:
+            yield
+        except sqlite3.IntegrityError as e:
+            if "namespace not found" not in str(e):
+                raise
+            self._nsids.pop(namespace_id, None)
+            raise errors.NamespaceNotFound() from e
+
+    @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -323,16 +334,20 @@ class SQLiteStore:
     ) -> int:
         nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
         now = self._clock()
-        if write.size < LARGE_VALUE and isinstance(write.value, bytes):
-            row = self._put_row(nsid, write, write.value, None, only_if_absent, if_version, now)
-        else:
-            with self._transaction() as db:
-                blob_id = db.execute(sql.NEW_BLOB, (write.size,)).lastrowid
-                self._write_blob(db, blob_id, write)  # type: ignore[arg-type]
-                row = self._put_row(nsid, write, None, blob_id, only_if_absent, if_version, now)
-                if row is None:
-                    db.execute("DELETE FROM blobs WHERE id = ?", (blob_id,))
+        with self._live_namespace(namespace_id):
+            if write.size < LARGE_VALUE and isinstance(write.value, bytes):
+                row = self._put_row(nsid, write, write.value, None, only_if_absent, if_version, now)
+            else:
+                with self._transaction() as db:
+                    blob_id = db.execute(sql.NEW_BLOB, (write.size,)).lastrowid
+                    self._write_blob(db, blob_id, write)  # type: ignore[arg-type]
+                    row = self._put_row(nsid, write, None, blob_id, only_if_absent, if_version, now)
+                    if row is None:
+                        db.execute("DELETE FROM blobs WHERE id = ?", (blob_id,))
         if row is None:
+            if if_version is not None:
+                self._nsids.pop(namespace_id, None)
+                self._nsid(namespace_id)  # NamespaceNotFound if it was deleted meanwhile
             raise errors.PreconditionFailed(
                 "key already exists" if only_if_absent else "version does not match"
             )
@@ -390,7 +405,7 @@ class SQLiteStore:
         for w in writes:
             value = w.value if isinstance(w.value, bytes) else w.value.read()
             rows.append((nsid, w.key, value, w.metadata_json, w.expiration))
-        with self._transaction() as db:
+        with self._live_namespace(namespace_id), self._transaction() as db:
             base = db.execute(sql.LAST_SEQ).fetchone()[0]
             db.executemany(sql.UPSERT_MANY, rows)
         now = self._clock()
@@ -435,7 +450,8 @@ class SQLiteStore:
             "exp": expiration,
             "now": self._clock(),
         }
-        row = self._db.execute(sql.INCR, params).fetchone()
+        with self._live_namespace(namespace_id):
+            row = self._db.execute(sql.INCR, params).fetchone()
         if row is None:
             raise errors.BadRequest("value is not an integer, or the sum exceeds 64 bits")
         return int(row[0])

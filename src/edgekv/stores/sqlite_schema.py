@@ -3,6 +3,8 @@
 Design notes (why, not what):
 - Keys are TEXT compared with SQLite's BINARY collation, which is memcmp over UTF-8: list order
   is UTF-8 byte order without encoding keys in Python.
+- A namespace's number is cached per process; the `entries_live_namespace` trigger refuses a
+  write into a namespace another process deleted meanwhile (one primary-key probe).
 - Versions are sequence numbers of the change feed. The version of a write is computed in the
   write statement itself and triggers append the feed entry, so a put is one statement and one
   implicit transaction: the write and its feed entry commit together, or neither does.
@@ -14,7 +16,7 @@ Design notes (why, not what):
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PAGE_SIZE = 1024
 
 PRAGMAS = (
@@ -56,6 +58,11 @@ CREATE TABLE IF NOT EXISTS changes (
     key TEXT,
     at INTEGER NOT NULL
 );
+CREATE TRIGGER IF NOT EXISTS entries_live_namespace BEFORE INSERT ON entries
+    WHEN NOT EXISTS (SELECT 1 FROM namespaces WHERE nsid = NEW.nsid AND deleted_at IS NULL)
+BEGIN
+    SELECT RAISE(ABORT, 'namespace not found');
+END;
 CREATE TRIGGER IF NOT EXISTS entries_feed_insert AFTER INSERT ON entries BEGIN
     INSERT INTO changes (seq, nsid, key, at) VALUES (NEW.version, NEW.nsid, NEW.key, unixepoch());
 END;
