@@ -1,4 +1,4 @@
-"""Running the app: uvicorn (uvloop + httptools), graceful on SIGTERM and SIGINT.
+"""Running the app: uvicorn (uvloop + httptools where installed), graceful on SIGTERM/SIGINT.
 
 On a signal the server stops accepting connections, lets the requests in flight finish (writes
 included: a write is acknowledged only after the store committed it), closes idle keep-alive
@@ -67,8 +67,8 @@ def serve(
         app,
         host=host,
         port=port,
-        loop="uvloop",
-        http="httptools",
+        loop="auto",  # uvloop where installed
+        http="auto",  # httptools where installed
         lifespan="on",
         access_log=False,  # edgekv's own structured access log, when asked for
         log_level=log_level,
