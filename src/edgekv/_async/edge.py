@@ -31,7 +31,7 @@ from edgekv.model import (
     StoredEntry,
 )
 
-from .store import AsyncStore, Direction, NamespaceOrder
+from .store import AsyncStore, Direction, NamespaceOrder, chunks_of
 
 log = logging.getLogger("edgekv.edge")
 
@@ -152,7 +152,7 @@ class AsyncEdgeStore:
         entry = await self.get(namespace_id, key, cache_ttl=cache_ttl)
         if entry is None:
             return None
-        return entry, _chunks(entry.value, chunk_size)
+        return entry, chunks_of(entry.value, chunk_size)
 
     async def list_keys(
         self,
@@ -372,9 +372,3 @@ def _with_status(entry: StoredEntry | None, status: str) -> StoredEntry | None:
         entry.version,
         status,  # type: ignore[arg-type]
     )
-
-
-async def _chunks(value: bytes, size: int) -> AsyncIterator[bytes]:
-    view = memoryview(value)
-    for start in range(0, len(view), size):
-        yield bytes(view[start : start + size])

@@ -33,7 +33,7 @@ from edgekv.model import (
 from edgekv.stores import sqlite_schema as sql
 from edgekv.stores.feed import int_position, parse_int_position
 
-from .store import Direction, NamespaceOrder
+from .store import Direction, NamespaceOrder, chunks_of
 
 _UPSERT = sql.upsert()
 # Values at least this large live in `blobs`, written and read in chunks through blob I/O.
@@ -279,9 +279,15 @@ class AsyncSQLiteStore:
     async def open_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None, chunk_size: int = CHUNK
     ) -> tuple[StoredEntry, AsyncIterator[bytes]] | None:
-        nsid = self._nsid(namespace_id)
-        # Its own connection and read transaction: the chunks come from one snapshot even if
-        # the key is overwritten meanwhile, and no other call joins the transaction.
+        nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
+        row = self._db.execute(sql.GET, (nsid, key, self._clock())).fetchone()
+        if row is None:
+            return None
+        value, metadata, expiration, version, blob_id = row
+        if value is not None:  # inline: already whole in memory, no snapshot to hold
+            return StoredEntry(b"", metadata, expiration, version), chunks_of(value, chunk_size)
+        # A large value: its own connection and read transaction, so the chunks come from one
+        # snapshot even if the key is overwritten meanwhile, and no other call joins it.
         conn = sqlite3.connect(
             self._target,
             uri=self._memory,
@@ -296,32 +302,17 @@ class AsyncSQLiteStore:
             return None
         value, metadata, expiration, version, blob_id = row
         entry = StoredEntry(b"", metadata, expiration, version)
-        if value is None and self._memory:
+        if value is not None:
+            conn.close()
+            return entry, chunks_of(value, chunk_size)
+        if self._memory:
             # A memdb has no WAL: a read transaction held while the caller reads the stream
             # would lock out every writer of the process, so copy the blob out first.
             try:
                 return entry, _file_chunks(_copy_blob(conn, blob_id), chunk_size)
             finally:
                 conn.close()
-        if value is not None:
-            conn.close()  # an inline value needs no snapshot: hold no read transaction
-        return entry, self._read_chunks(conn, value, blob_id, chunk_size)
-
-    async def _read_chunks(
-        self, conn: sqlite3.Connection, value: bytes | None, blob_id: int | None, chunk_size: int
-    ) -> AsyncIterator[bytes]:
-        try:
-            if value is not None:
-                conn.close()
-                view = memoryview(value)
-                for start in range(0, len(view), chunk_size):
-                    yield bytes(view[start : start + chunk_size])
-                return
-            with conn.blobopen("blobs", "data", blob_id, readonly=True) as blob:  # type: ignore[arg-type]
-                while chunk := blob.read(chunk_size):
-                    yield chunk
-        finally:
-            conn.close()
+        return entry, _blob_chunks(conn, blob_id, chunk_size)
 
     async def put(
         self,
@@ -529,3 +520,14 @@ async def _file_chunks(file: IO[bytes], chunk_size: int) -> AsyncIterator[bytes]
     with file:
         while chunk := file.read(chunk_size):
             yield chunk
+
+
+async def _blob_chunks(
+    conn: sqlite3.Connection, blob_id: int, chunk_size: int
+) -> AsyncIterator[bytes]:
+    try:
+        with conn.blobopen("blobs", "data", blob_id, readonly=True) as blob:
+            while chunk := blob.read(chunk_size):
+                yield chunk
+    finally:
+        conn.close()

@@ -150,3 +150,10 @@ class AsyncStore(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+async def chunks_of(value: bytes, chunk_size: int) -> AsyncIterator[bytes]:
+    """An in-memory value as the chunks `open_value` promises."""
+    view = memoryview(value)
+    for start in range(0, len(view), chunk_size):
+        yield bytes(view[start : start + chunk_size])

@@ -32,7 +32,7 @@ from edgekv.model import (
     StoredEntry,
 )
 
-from .store import Store, Direction, NamespaceOrder
+from .store import Store, Direction, NamespaceOrder, chunks_of
 
 log = logging.getLogger("edgekv.edge")
 
@@ -153,7 +153,7 @@ class EdgeStore:
         entry = self.get(namespace_id, key, cache_ttl=cache_ttl)
         if entry is None:
             return None
-        return entry, _chunks(entry.value, chunk_size)
+        return entry, chunks_of(entry.value, chunk_size)
 
     def list_keys(
         self,
@@ -373,9 +373,3 @@ def _with_status(entry: StoredEntry | None, status: str) -> StoredEntry | None:
         entry.version,
         status,  # type: ignore[arg-type]
     )
-
-
-def _chunks(value: bytes, size: int) -> Iterator[bytes]:
-    view = memoryview(value)
-    for start in range(0, len(view), size):
-        yield bytes(view[start : start + size])

@@ -151,3 +151,10 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def chunks_of(value: bytes, chunk_size: int) -> Iterator[bytes]:
+    """An in-memory value as the chunks `open_value` promises."""
+    view = memoryview(value)
+    for start in range(0, len(view), chunk_size):
+        yield bytes(view[start : start + chunk_size])
