@@ -59,7 +59,15 @@ async def _redis_cluster(tmp: Path, clock: FakeClock) -> AsyncStore:
     return AsyncRedisStore(redis_cluster_url(), clock=clock)
 
 
+async def _edge(tmp: Path, clock: FakeClock) -> AsyncStore:
+    # An edge tier in front of SQLite must change nothing a caller can see.
+    from edgekv._async.edge import AsyncEdgeStore
+
+    return AsyncEdgeStore(edgekv.AsyncSQLiteStore(tmp / "kv.db", clock=clock), clock=clock)
+
+
 STORES: dict[str, StoreFactory] = {
+    "edge": _edge,
     "postgres": _postgres,
     "redis": _redis,
     "redis-cluster": _redis_cluster,

@@ -36,7 +36,12 @@ from .store import Store, Direction, NamespaceOrder, chunks_of
 
 log = logging.getLogger("edgekv.edge")
 
-HOT_HITS = 8  # hits since its fetch that make a key hot: refreshed, not dropped, on change
+HOT_HITS = 8
+# A value read as a stream is cached on the way only up to this size: a stream is asked for so
+# that a large value is never whole in memory.
+_STREAM_CACHE_LIMIT = (
+    1 << 20
+)  # hits since its fetch that make a key hot: refreshed, not dropped, on change
 
 
 class EdgeStore:
@@ -150,10 +155,47 @@ class EdgeStore:
         cache_ttl: int | None = None,
         chunk_size: int = 65536,
     ) -> tuple[StoredEntry, Iterator[bytes]] | None:
-        entry = self.get(namespace_id, key, cache_ttl=cache_ttl)
-        if entry is None:
-            return None
-        return entry, chunks_of(entry.value, chunk_size)
+        ckey = (namespace_id, key)
+        now = self._clock()
+        if cache_ttl != 0:
+            item = self.memory.lookup(
+                ckey, now, self.default_cache_ttl if cache_ttl is None else cache_ttl
+            )
+            if item is not None:
+                self.stats["hit"] += 1
+                if item.entry is None:
+                    return None
+                return _with_status(item.entry, "HIT"), chunks_of(item.entry.value, chunk_size)  # type: ignore[return-value]
+        if not self._following:
+            self.start_following()
+        status = "BYPASS" if cache_ttl == 0 else "MISS"
+        self.stats[status.lower()] += 1
+        # Streamed from the central store; a value small enough to cache is kept on the way,
+        # a large one passes through without ever being whole in memory.
+        tick = self.memory.begin_fetch()
+        try:
+            with central_errors():
+                opened = self.central.open_value(namespace_id, key, chunk_size=chunk_size)
+                if opened is None:
+                    self.memory.store(ckey, None, self._clock(), fetch_tick=tick)
+                    return None
+                entry, chunks = opened
+                head: list[bytes] = []
+                size = 0
+                for chunk in chunks:
+                    head.append(chunk)
+                    size += len(chunk)
+                    if size > _STREAM_CACHE_LIMIT or size > self.memory.max_item_bytes:
+                        break
+                else:
+                    whole = StoredEntry(
+                        b"".join(head), entry.metadata_json, entry.expiration, entry.version
+                    )
+                    self.memory.store(ckey, whole, self._clock(), fetch_tick=tick)
+                    return _with_status(whole, status), chunks_of(whole.value, chunk_size)  # type: ignore[return-value]
+        finally:
+            self.memory.end_fetch()
+        return _with_status(entry, status), _chained(head, chunks)  # type: ignore[return-value]
 
     def list_keys(
         self,
@@ -168,7 +210,7 @@ class EdgeStore:
         # not a feature, and a page of a million keys is too much to invalidate by key.
         with central_errors():
             page = self.central.list_keys(namespace_id, prefix, limit, start_after)
-        page.cache_status = "BYPASS" if cache_ttl == 0 else "MISS"
+        page.cache_status = "BYPASS"
         return page
 
     # writes: through to the central store, then into memory at once (read-your-writes)
@@ -340,9 +382,24 @@ class EdgeStore:
         with central_errors():
             return self.central.purge_expired(limit)
 
-    def close(self) -> None:
+    def stop_following(self) -> None:
         self._closing = True
         self._background.close()  # the follower sees _closing within feed_wait
+
+    def health(self) -> dict[str, object]:
+        """What an operator wants to see of an edge: feed health, memory, hits and misses."""
+        return {
+            "feed_healthy": self.feed_healthy,
+            "feed_flushes": self.feed_flushes,
+            "cache_bytes": self.memory.bytes,
+            "cache_max_bytes": self.memory.max_bytes,
+            "cache_items": len(self.memory.items),
+            "evictions": self.memory.evictions,
+            **self.stats,
+        }
+
+    def close(self) -> None:
+        self.stop_following()
         self.memory.clear()
         with central_errors():
             self.central.close()
@@ -373,3 +430,10 @@ def _with_status(entry: StoredEntry | None, status: str) -> StoredEntry | None:
         entry.version,
         status,  # type: ignore[arg-type]
     )
+
+
+def _chained(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in head:
+        yield chunk
+    for chunk in rest:
+        yield chunk

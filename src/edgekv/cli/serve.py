@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -13,6 +14,16 @@ from edgekv.server.app import create_app
 from edgekv.server.run import echo_lines, is_loopback, serve, startup_lines
 
 DEFAULT_PORT = 8787  # as `wrangler dev`
+_UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+
+
+def parse_size(text: str) -> int:
+    """`64MB`, `1GB`, `512kb`, `1048576` (bytes); binary units, as memory is counted."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?b?)\s*", text, re.IGNORECASE)
+    if match is None:
+        raise click.BadParameter(f"{text!r} is not a size like 64MB, 1GB or 0")
+    unit = match[2].upper()
+    return int(float(match[1]) * _UNITS[unit if unit.endswith("B") or not unit else unit + "B"])
 
 
 @click.command()
@@ -62,6 +73,22 @@ DEFAULT_PORT = 8787  # as `wrangler dev`
     help="Log every request as a JSON line on stderr (env EDGEKV_ACCESS_LOG).",
 )
 @click.option(
+    "--cache-size",
+    default="64MB",
+    show_default=True,
+    envvar="EDGEKV_CACHE_SIZE",
+    help="Memory for the edge cache (e.g. 256MB, 1GB); 0 turns it off (env EDGEKV_CACHE_SIZE).",
+)
+@click.option(
+    "--serve-stale",
+    default=0.0,
+    show_default=True,
+    type=float,
+    envvar="EDGEKV_SERVE_STALE",
+    help="Seconds past cache_ttl a cached value may still be served while the central store "
+    "is down (env EDGEKV_SERVE_STALE).",
+)
+@click.option(
     "--graceful-timeout",
     default=30.0,
     show_default=True,
@@ -77,6 +104,8 @@ def serve_command(
     no_auth: bool,
     workerd_port: int | None,
     access_log: bool,
+    cache_size: str,
+    serve_stale: float,
     graceful_timeout: float,
 ) -> None:
     """Serve the Cloudflare KV REST API (and workerd's KV protocol) over a store."""
@@ -94,6 +123,8 @@ def serve_command(
         auth=not no_auth,
         access_log=access_log,
         workerd_listen=None if workerd_port is None else (host, workerd_port),
+        cache_size=parse_size(cache_size),
+        serve_stale=serve_stale,
     )
 
     def on_listening(bound_host: str, bound_port: int) -> None:

@@ -35,6 +35,7 @@ class MemoryTier:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
+        self.max_item_bytes = max_bytes // 8
         self.bytes = 0
         self.items: OrderedDict[CacheKey, Item] = OrderedDict()
         self.evictions = 0
@@ -93,7 +94,7 @@ class MemoryTier:
         size = ITEM_OVERHEAD + len(key[0]) + len(key[1])
         if entry is not None:
             size += len(entry.value) + len(entry.metadata_json or "")
-        if size > self.max_bytes // 8:
+        if size > self.max_item_bytes:
             return  # one item may not crowd out the rest
         self.items[key] = Item(entry, now, size)
         self.bytes += size

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edgekv import errors
+from edgekv._async.edge import AsyncEdgeStore
 from edgekv._async.kv import AsyncKV
 from edgekv._async.store import AsyncStore
 from edgekv._async.urls import store_from_url
@@ -46,6 +47,8 @@ def create_app(
     access_log: bool = False,
     clock: Callable[[], float] = time.time,
     workerd_listen: tuple[str, int] | None = None,
+    cache_size: int = 0,
+    serve_stale: float = 0.0,
 ) -> Starlette:
     """The server over a store (or a store URL, which the app then opens and closes).
 
@@ -53,16 +56,25 @@ def create_app(
     server that only loopback can reach (the CLI refuses it on any other address).
     `workerd_listen=(host, port)` also serves the workerd protocol on a port of its own, whose
     errors carry the contract's message in the reason phrase (see workerd_listener.py).
+    `cache_size` bytes of memory make the server an edge node: reads answered from memory,
+    kept fresh by the central store's change feed (`serve_stale`: seconds past cache_ttl a
+    cached read may still be served while the central store is down).
     """
     owned = isinstance(store, str)
     opened: AsyncStore = store_from_url(store, clock=clock) if isinstance(store, str) else store
+    edge = None
+    if cache_size > 0:
+        edge = AsyncEdgeStore(opened, cache_size=cache_size, serve_stale=serve_stale, clock=clock)
+        opened = edge
     accounts = Accounts(opened)
     rest = RestAPI(opened, clock)
     identity = IdentityAPI(accounts)
 
     async def healthz(request: Request) -> Response:
         await opened.feed_position()  # the store answers
-        return ok({"status": "ok"})
+        if edge is None:
+            return ok({"status": "ok"})
+        return ok({"status": "ok", "edge": edge.health()})
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
@@ -71,6 +83,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         account = await accounts.default_account()
         app.state.account_id = account.id
+        if edge is not None:
+            await edge.start_following()
         listener = None
         if workerd_listen is not None:
             kv = AsyncKV(opened, account_id=account.id, clock=clock)
@@ -84,6 +98,8 @@ def create_app(
                 await listener.aclose()
             if owned:
                 await opened.aclose()
+            elif edge is not None:
+                await edge.stop_following()
 
     app = Starlette(
         routes=[
