@@ -182,3 +182,25 @@ class Background:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+class AsyncAll:
+    """`await AsyncAll.of(*calls)`: the calls' results, the calls run concurrently.
+
+    Its sync twin `All.of(*results)` receives calls already made one after another (the
+    generated sync code calls each in turn), so one source line serves both shells.
+    """
+
+    @staticmethod
+    async def of(*calls: Awaitable[T]) -> list[T]:
+        return list(await asyncio.gather(*calls))
+
+
+class All:
+    @staticmethod
+    def of(*results: T) -> list[T]:
+        return list(results)
+
+
+AsyncLock = asyncio.Lock
+Lock = threading.Lock
