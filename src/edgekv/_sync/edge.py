@@ -412,8 +412,34 @@ def central_errors() -> Iterator[None]:
         yield
     except errors.KVError:
         raise
-    except (OSError, ConnectionError, TimeoutError) as e:
+    except _unavailable_errors() as e:
         raise errors.StoreUnavailable(f"central store unavailable: {e}") from e
+
+
+@functools.cache
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    """What the drivers raise when their server is down, restarting or unreachable.
+
+    psycopg and redis-py have exception trees of their own, not OSError; each is looked up
+    only if installed, as the edge does not need either.
+    """
+    found: list[type[BaseException]] = [OSError, ConnectionError, TimeoutError]
+    with contextlib.suppress(ImportError):
+        import psycopg
+
+        found.append(psycopg.OperationalError)  # lost connection, shutdown, PoolTimeout
+    with contextlib.suppress(ImportError):
+        import redis.exceptions as redis_errors
+
+        # ConnectionError covers loading, authentication and the cluster's TryAgain and
+        # ClusterDown answers while a master is away.
+        found += [
+            redis_errors.ConnectionError,
+            redis_errors.TimeoutError,
+            redis_errors.ClusterError,
+            redis_errors.TryAgainError,
+        ]
+    return tuple(found)
 
 
 def _expired(entry: StoredEntry, now: float) -> bool:
