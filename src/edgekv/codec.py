@@ -4,6 +4,7 @@ writes: I/O-free, shared by the async and sync shells and by the server."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
@@ -11,6 +12,7 @@ from edgekv import errors, limits
 from edgekv.model import EntryWrite, StoredEntry, ValueWithMetadata
 
 Consistency = Literal["eventual", "strong"]
+_NAMESPACE_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def read_ttl(cache_ttl: int | None, consistency: Consistency) -> int | None:
@@ -71,6 +73,30 @@ def namespace_title(title: object) -> str:
     if len(title) > 512:
         raise errors.InvalidNamespaceTitle("A namespace title must be at most 512 characters.")
     return title
+
+
+def namespace_id(value: object) -> str:
+    """A namespace id chosen by the caller: 32 lowercase hexadecimal digits, as Cloudflare's."""
+    if not isinstance(value, str) or not _NAMESPACE_ID.fullmatch(value):
+        raise errors.InvalidNamespaceId(
+            f"Invalid namespace id {_shown_id(value)}. A namespace id is 32 lowercase "
+            "hexadecimal digits (0-9, a-f), as Cloudflare's are."
+        )
+    return value
+
+
+def namespace_id_taken(namespace_id: str, *, deleted: bool = False) -> errors.NamespaceIdTaken:
+    if deleted:
+        return errors.NamespaceIdTaken(
+            f"The namespace id {namespace_id} belonged to a deleted namespace and cannot be "
+            "reused while the store remembers the deletion."
+        )
+    return errors.NamespaceIdTaken(f"A namespace with the id {namespace_id} already exists.")
+
+
+def _shown_id(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def bulk_writes(items: Iterable[Mapping[str, Any]], now: float) -> list[EntryWrite]:

@@ -102,6 +102,18 @@ class DuplicateNamespaceTitle(BadRequest):
     default_message = "a namespace with this account ID and title already exists"
 
 
+class InvalidNamespaceId(BadRequest):
+    """A chosen namespace id that is not 32 lowercase hexadecimal digits (as Cloudflare's)."""
+
+    code = 10038
+
+
+class NamespaceIdTaken(BadRequest):
+    """A chosen namespace id that a namespace has, or had (a deleted one the store remembers)."""
+
+    code = 10039
+
+
 class BulkResultTooLarge(BadRequest):
     status = 413
     code = 10035

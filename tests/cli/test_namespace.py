@@ -68,3 +68,41 @@ def test_account_id_scopes_namespaces(cli: CLI, data: list[str]) -> None:
     cli.run("kv", "key", "put", "k", "v", "--namespace", "theirs", *data)
     del cli.env["EDGEKV_ACCOUNT_ID"]
     assert "No namespace found" in cli.fail("kv", "key", "get", "k", "--namespace", "theirs", *data)
+
+
+CLOUDFLARE_ID = "0f2ac74b498b48028cb68387c421e279"  # as a wrangler.toml written for Cloudflare has
+
+
+def test_create_with_the_id_a_wrangler_toml_already_names(cli: CLI, data: list[str]) -> None:
+    (cli.cwd / "wrangler.toml").write_text(
+        f'name = "app"\nkv_namespaces = [{{ binding = "CACHE", id = "{CLOUDFLARE_ID}" }}]\n'
+    )
+    err = cli.fail("kv", "key", "put", "k", "v", "--binding", "CACHE", *data)
+    assert f'no namespace with id "{CLOUDFLARE_ID}" (binding "CACHE" in' in err
+
+    created = cli.run(
+        "kv", "namespace", "create", "CACHE", "--namespace-id", CLOUDFLARE_ID, *data
+    ).text
+    assert f'id = "{CLOUDFLARE_ID}"' in created  # the snippet names the id the config has
+    cli.run("kv", "key", "put", "k", "cached", "--binding", "CACHE", *data)
+    assert cli.run("kv", "key", "get", "k", "--binding", "CACHE", *data).out == b"cached"
+    assert cli.run("kv", "key", "get", "k", "--namespace-id", CLOUDFLARE_ID, *data).out == (
+        b"cached"
+    )
+    assert cli.run("kv", "namespace", "list", *data).json() == [
+        {"id": CLOUDFLARE_ID, "title": "CACHE", "supports_url_encoding": True}
+    ]
+
+    err = cli.fail("kv", "namespace", "create", "OTHER", "--namespace-id", CLOUDFLARE_ID, *data)
+    assert f"A namespace with the id {CLOUDFLARE_ID} already exists." in err
+    err = cli.fail(
+        "kv", "namespace", "create", "BAD", "--namespace-id", CLOUDFLARE_ID.upper(), *data
+    )
+    assert "A namespace id is 32 lowercase hexadecimal digits" in err
+    assert len(cli.run("kv", "namespace", "list", *data).json()) == 1
+
+
+def test_create_help_shows_the_namespace_id_option(cli: CLI) -> None:
+    shown = cli.run("kv", "namespace", "create", "--help").text
+    assert "--namespace-id ID" in shown
+    assert "wrangler.toml" in shown

@@ -93,14 +93,6 @@ async def store(
         await opened.aclose()
 
 
-@pytest.fixture(autouse=True)
-def _feed_needs_a_store_that_serves_it(request: pytest.FixtureRequest) -> None:
-    # The change feed stays on the server: AsyncRestStore.changes is empty (docs/rest-store.md).
-    callspec = getattr(request.node, "callspec", None)
-    if "feed" in request.node.name and callspec and callspec.params.get("store") == "rest":
-        pytest.skip("the change feed is not served over HTTP")
-
-
 @pytest.fixture
 async def kv(store: AsyncStore, clock: FakeClock) -> edgekv.AsyncKV:
     # A fresh account per test: stores shared across tests (a database server) stay isolated.

@@ -330,9 +330,11 @@ class AsyncEdgeStore:
 
     # namespaces and the rest pass through
 
-    async def create_namespace(self, title: str, account_id: str) -> NamespaceInfo:
+    async def create_namespace(
+        self, title: str, account_id: str, namespace_id: str | None = None
+    ) -> NamespaceInfo:
         with central_errors():
-            return await self.central.create_namespace(title, account_id)
+            return await self.central.create_namespace(title, account_id, namespace_id)
 
     async def list_namespaces(
         self,

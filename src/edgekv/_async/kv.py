@@ -28,6 +28,9 @@ from edgekv.codec import (
     unknown_type,
     with_metadata,
 )
+from edgekv.codec import (
+    namespace_id as codec_namespace_id,
+)
 from edgekv.model import (
     DEFAULT_ACCOUNT,
     BulkResult,
@@ -78,8 +81,12 @@ class AsyncKV:
         self.account_id = account_id or DEFAULT_ACCOUNT
         self._clock = clock
 
-    async def create_namespace(self, title: str) -> AsyncNamespace:
-        info = await self.store.create_namespace(namespace_title(title), self.account_id)
+    async def create_namespace(self, title: str, *, id: str | None = None) -> AsyncNamespace:
+        """A new namespace; `id` chooses its id (32 lowercase hex digits, e.g. the id a
+        wrangler.toml already names), else the store makes one."""
+        title = namespace_title(title)
+        chosen = None if id is None else codec_namespace_id(id)
+        info = await self.store.create_namespace(title, self.account_id, chosen)
         return AsyncNamespace(self.store, info, self._clock)
 
     async def namespace(self, id_or_title: str) -> AsyncNamespace:

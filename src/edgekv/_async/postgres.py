@@ -18,6 +18,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
 from edgekv import errors
+from edgekv.codec import namespace_id_taken
 from edgekv.limits import prefix_upper_bound
 from edgekv.model import (
     Change,
@@ -153,19 +154,29 @@ class AsyncPostgresStore:
             raise errors.NamespaceNotFound()
         return NamespaceInfo(*row)
 
-    async def create_namespace(self, title: str, account_id: str) -> NamespaceInfo:
-        namespace_id = uuid.uuid4().hex
+    async def create_namespace(
+        self, title: str, account_id: str, namespace_id: str | None = None
+    ) -> NamespaceInfo:
+        chosen = namespace_id or uuid.uuid4().hex
         try:
             await self._one(
                 self._sql.format(
                     "INSERT INTO {s}.namespaces (id, account_id, title, created_at)"
                     " VALUES (%s, %s, %s, %s) RETURNING nsid"
                 ),
-                (namespace_id, account_id, title, time.time()),
+                (chosen, account_id, title, time.time()),
             )
         except pg_errors.UniqueViolation as e:
+            if namespace_id is not None and e.diag.constraint_name == "namespaces_id_key":
+                row = await self._one(
+                    self._sql.format(
+                        "SELECT deleted_at IS NOT NULL FROM {s}.namespaces WHERE id = %s"
+                    ),
+                    (chosen,),
+                )
+                raise namespace_id_taken(chosen, deleted=bool(row and row[0])) from e
             raise errors.DuplicateNamespaceTitle() from e
-        return NamespaceInfo(namespace_id, title, account_id)
+        return NamespaceInfo(chosen, title, account_id)
 
     async def list_namespaces(
         self,

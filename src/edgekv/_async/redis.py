@@ -19,6 +19,7 @@ import redis.exceptions
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from edgekv import errors
+from edgekv.codec import namespace_id_taken
 from edgekv.limits import prefix_upper_bound
 from edgekv.model import (
     Change,
@@ -138,15 +139,23 @@ class AsyncRedisStore:
 
     # namespaces
 
-    async def create_namespace(self, title: str, account_id: str) -> NamespaceInfo:
+    async def create_namespace(
+        self, title: str, account_id: str, namespace_id: str | None = None
+    ) -> NamespaceInfo:
         await self._ready()
-        namespace_id = uuid.uuid4().hex
+        chosen = namespace_id or uuid.uuid4().hex
+        # Deleted before `gone` was kept: such an id is still in the buckets' deleted sets.
+        if namespace_id is not None and await self.client.sismember(self.keys.deleted(0), chosen):
+            raise namespace_id_taken(chosen, deleted=True)
         record = json.dumps({"title": title, "account_id": account_id})
-        keys = [self.keys.namespaces, self.keys.titles]
-        if not await self._create(keys=keys, args=[namespace_id, f"{account_id}\n{title}", record]):
+        keys = [self.keys.namespaces, self.keys.titles, self.keys.gone]
+        done = await self._create(keys=keys, args=[chosen, f"{account_id}\n{title}", record])
+        if done in (-1, -2):
+            raise namespace_id_taken(chosen, deleted=done == -2)
+        if not done:
             raise errors.DuplicateNamespaceTitle()
-        self._known.add(namespace_id)
-        return NamespaceInfo(namespace_id, title, account_id)
+        self._known.add(chosen)
+        return NamespaceInfo(chosen, title, account_id)
 
     async def _all_namespaces(self) -> list[NamespaceInfo]:
         found = await self.client.hgetall(self.keys.namespaces)
@@ -210,7 +219,7 @@ class AsyncRedisStore:
     async def delete_namespace(self, namespace_id: str) -> None:
         buckets = await self._ready()
         info = await self.get_namespace(namespace_id)
-        keys = [self.keys.namespaces, self.keys.titles]
+        keys = [self.keys.namespaces, self.keys.titles, self.keys.gone]
         if not await self._remove(
             keys=keys, args=[namespace_id, f"{info.account_id}\n{info.title}"]
         ):

@@ -33,8 +33,15 @@ class AsyncStore(Protocol):
 
     # namespaces
 
-    async def create_namespace(self, title: str, account_id: str) -> NamespaceInfo:
-        """A new namespace; DuplicateNamespaceTitle if the account has one of that title."""
+    async def create_namespace(
+        self, title: str, account_id: str, namespace_id: str | None = None
+    ) -> NamespaceInfo:
+        """A new namespace; DuplicateNamespaceTitle if the account has one of that title.
+
+        `namespace_id` (validated: 32 lowercase hex) chooses its id, as a wrangler.toml names
+        it; NamespaceIdTaken if any namespace has that id, or had it and the store still
+        remembers the deletion (its feed names it). Otherwise the store makes a random one.
+        """
         ...
 
     async def list_namespaces(

@@ -331,9 +331,11 @@ class EdgeStore:
 
     # namespaces and the rest pass through
 
-    def create_namespace(self, title: str, account_id: str) -> NamespaceInfo:
+    def create_namespace(
+        self, title: str, account_id: str, namespace_id: str | None = None
+    ) -> NamespaceInfo:
         with central_errors():
-            return self.central.create_namespace(title, account_id)
+            return self.central.create_namespace(title, account_id, namespace_id)
 
     def list_namespaces(
         self,

@@ -29,6 +29,9 @@ from edgekv.codec import (
     unknown_type,
     with_metadata,
 )
+from edgekv.codec import (
+    namespace_id as codec_namespace_id,
+)
 from edgekv.model import (
     DEFAULT_ACCOUNT,
     BulkResult,
@@ -79,8 +82,12 @@ class KV:
         self.account_id = account_id or DEFAULT_ACCOUNT
         self._clock = clock
 
-    def create_namespace(self, title: str) -> Namespace:
-        info = self.store.create_namespace(namespace_title(title), self.account_id)
+    def create_namespace(self, title: str, *, id: str | None = None) -> Namespace:
+        """A new namespace; `id` chooses its id (32 lowercase hex digits, e.g. the id a
+        wrangler.toml already names), else the store makes one."""
+        title = namespace_title(title)
+        chosen = None if id is None else codec_namespace_id(id)
+        info = self.store.create_namespace(title, self.account_id, chosen)
         return Namespace(self.store, info, self._clock)
 
     def namespace(self, id_or_title: str) -> Namespace:

@@ -10,8 +10,10 @@ connection failures only for calls that are safe to repeat).
 
 What only an edgekv server offers (its extensions): versions (ETag) and metadata in the headers
 of a value read, conditional writes, bulk reads of bytes, `incr`. Against Cloudflare a read
-costs a second request for the metadata and versions are 0. The change feed is not served over
-HTTP: `changes` is empty, `feed_position` "0", and `purge_expired` does nothing (the server purges).
+costs a second request for the metadata and versions are 0. The change feed is edgekv's
+`/storage/kv/changes` (the account's changes only, see docs/server.md); against a server without
+it (Cloudflare) `changes` is empty and `feed_position` "0". `purge_expired` does nothing (the
+server purges).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import httpx
 from edgekv import errors, limits, restwire
 from edgekv.model import (
     DEFAULT_ACCOUNT,
+    Change,
     EntryWrite,
     FeedPage,
     KeyPage,
@@ -44,6 +47,9 @@ _BULK_GET = 100
 _BULK_WRITE = 10_000
 _NAMESPACE_PAGE = 100  # Cloudflare's maximum per_page
 _CURSORS_KEPT = 1024
+_FEED_PAGE = 1000  # the server's maximum limit
+_FEED_WAIT = 30.0  # the server's longest long poll
+_NO_ROUTE = frozenset({7000, 7003})  # what a server without the feed answers for its paths
 
 
 class RestStore:
@@ -81,6 +87,8 @@ class RestStore:
         # Cloudflare's cursors are opaque: the one that follows a page is kept by its last key.
         self._cursors: OrderedDict[tuple[str, str, str], str] = OrderedDict()
         self._edgekv: bool | None = None  # does the server speak edgekv's extensions?
+        self._feed = True  # does it serve the change feed? (until a 404 says otherwise)
+        self._timeout = timeout
 
     # HTTP
 
@@ -146,11 +154,20 @@ class RestStore:
 
     # namespaces
 
-    def create_namespace(self, title: str, account_id: str) -> NamespaceInfo:
-        body = self._json(
-            "POST", self._ns_path(), json={"title": title}, idempotent=False
-        )
-        return self._info(body["result"])
+    def create_namespace(
+        self, title: str, account_id: str, namespace_id: str | None = None
+    ) -> NamespaceInfo:
+        # `id` is edgekv's extension; Cloudflare's API has no such field and ignores it.
+        request = {"title": title} if namespace_id is None else {"title": title, "id": namespace_id}
+        body = self._json("POST", self._ns_path(), json=request, idempotent=False)
+        created = self._info(body["result"])
+        if namespace_id is not None and created.id != namespace_id:
+            self.delete_namespace(created.id)
+            raise errors.BadRequest(
+                f"{self.base_url} cannot create a namespace with a chosen id (it made "
+                f"{created.id}, now deleted again): only an edgekv server honours `id`."
+            )
+        return created
 
     def list_namespaces(
         self,
@@ -377,17 +394,64 @@ class RestStore:
         answer = self._json("POST", path, json=body, idempotent=False)
         return int(answer["result"]["value"])
 
-    # the change feed stays on the server
+    # the change feed (edgekv's extension)
+
+    def _feed_json(self, path: str, **kwargs: Any) -> Any:
+        """The result of a feed call, or None when the server serves no feed."""
+        if not self._feed:
+            return None
+        url = f"/accounts/{self._account()}/storage/kv/changes{path}"
+        try:
+            return (self._json("GET", url, **kwargs))["result"]
+        except errors.NotFound as e:
+            if e.code not in _NO_ROUTE:
+                raise
+            self._feed = False
+            return None
 
     def feed_position(self) -> str:
-        return "0"
+        result = self._feed_json("/position")
+        return "0" if result is None else str(result["position"])
 
     def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
-        return FeedPage([], position or "0")
+        params: dict[str, Any] = {"limit": max(1, min(limit, _FEED_PAGE))}
+        while True:
+            if position is not None:
+                params["position"] = position
+            result = self._feed_json("", params=params)
+            if result is None:
+                return FeedPage([], position or "0")
+            page = FeedPage(
+                [
+                    Change(int(c["seq"]), str(c["namespace_id"]), c["key"], float(c["at"]))
+                    for c in result["changes"]
+                ],
+                str(result["position"]),
+                bool(result["behind"]),
+            )
+            # An empty page means "nothing more", unless the server stopped looking early.
+            if page.changes or page.behind or not result.get("more"):
+                return page
+            position = page.position
 
     def wait_for_changes(self, position: str | None, seconds: float) -> bool:
-        time.sleep(seconds)
-        return False
+        remaining = seconds
+        while True:
+            step = min(max(remaining, 0.0), _FEED_WAIT)
+            params: dict[str, Any] = {"seconds": step}
+            if position is not None:
+                params["position"] = position
+            result = self._feed_json(
+                "/wait", params=params, timeout=httpx.Timeout(self._timeout + step)
+            )
+            if result is None:
+                time.sleep(remaining)
+                return False
+            if result["changed"]:
+                return True
+            remaining -= step
+            if remaining <= 0:
+                return False
 
     def purge_expired(self, limit: int = 1000) -> int:
         return 0

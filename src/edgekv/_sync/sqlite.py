@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from edgekv import errors
+from edgekv.codec import namespace_id_taken
 from edgekv.limits import prefix_upper_bound
 from edgekv.model import (
     Change,
@@ -139,16 +140,23 @@ class SQLiteStore:
             raise errors.NamespaceNotFound()
         return NamespaceInfo(*row)
 
-    def create_namespace(self, title: str, account_id: str) -> NamespaceInfo:
-        namespace_id = uuid.uuid4().hex
+    def create_namespace(
+        self, title: str, account_id: str, namespace_id: str | None = None
+    ) -> NamespaceInfo:
+        chosen = namespace_id or uuid.uuid4().hex
         try:
             self._db.execute(
                 "INSERT INTO namespaces (id, account_id, title, created_at) VALUES (?, ?, ?, ?)",
-                (namespace_id, account_id, title, time.time()),
+                (chosen, account_id, title, time.time()),
             )
         except sqlite3.IntegrityError as e:
+            if namespace_id is not None and "namespaces.id" in str(e):
+                row = self._db.execute(
+                    "SELECT deleted_at IS NOT NULL FROM namespaces WHERE id = ?", (chosen,)
+                ).fetchone()
+                raise namespace_id_taken(chosen, deleted=bool(row and row[0])) from e
             raise errors.DuplicateNamespaceTitle() from e
-        return NamespaceInfo(namespace_id, title, account_id)
+        return NamespaceInfo(chosen, title, account_id)
 
     def list_namespaces(
         self,

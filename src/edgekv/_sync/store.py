@@ -34,8 +34,15 @@ class Store(Protocol):
 
     # namespaces
 
-    def create_namespace(self, title: str, account_id: str) -> NamespaceInfo:
-        """A new namespace; DuplicateNamespaceTitle if the account has one of that title."""
+    def create_namespace(
+        self, title: str, account_id: str, namespace_id: str | None = None
+    ) -> NamespaceInfo:
+        """A new namespace; DuplicateNamespaceTitle if the account has one of that title.
+
+        `namespace_id` (validated: 32 lowercase hex) chooses its id, as a wrangler.toml names
+        it; NamespaceIdTaken if any namespace has that id, or had it and the store still
+        remembers the deletion (its feed names it). Otherwise the store makes a random one.
+        """
         ...
 
     def list_namespaces(

@@ -31,14 +31,27 @@ def namespace() -> None:
 
 @namespace.command()
 @click.argument("title")
+@click.option(
+    "--namespace-id",
+    metavar="ID",
+    help="Give the namespace this id (32 lowercase hex digits), e.g. the id a wrangler.toml "
+    "already names for a Cloudflare namespace, so that config works against edgekv unchanged. "
+    "An id some namespace has (or a deleted one had) is refused. edgekv only: Cloudflare "
+    "always chooses the id.",
+)
 @account_option
 @store_options
-def create(title: str) -> None:
-    """Create a namespace called TITLE and print its id."""
+def create(title: str, namespace_id: str | None) -> None:
+    """Create a namespace called TITLE and print its id.
+
+    \b
+    To reuse the ids of an existing wrangler.toml:
+      edgekv kv namespace create CACHE --namespace-id 0f2ac74b498b48028cb68387c421e279
+    """
     with open_kv() as kv:
         click.echo(f'🌀 Creating namespace with title "{title}"')
         try:
-            created = kv.create_namespace(title)
+            created = kv.create_namespace(title, id=namespace_id)
         except errors.DuplicateNamespaceTitle:
             raise CLIError(
                 f'A KV namespace with the title "{title}" already exists.\n\n'

@@ -28,6 +28,7 @@ from edgekv._async.urls import store_from_url
 from .accounts import Accounts
 from .auth import AuthMiddleware
 from .envelope import MethodNotAllowed, NoRoute, failure, ok
+from .feed import FeedAPI
 from .identity import IdentityAPI
 from .logs import AccessLogMiddleware
 from .openapi import openapi_document
@@ -107,6 +108,7 @@ def create_app(
             Route("/openapi.json", openapi, methods=["GET"]),
             *identity.routes(),
             *rest.routes(),
+            *FeedAPI(opened).routes(),
         ],
         exception_handlers={
             errors.KVError: _kv_error,

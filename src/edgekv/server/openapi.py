@@ -102,6 +102,7 @@ def _paths() -> dict[str, Any]:
     expiry = [_q("expiration", _INT_OR_TEXT), _q("expiration_ttl", _INT_OR_TEXT)]
     string_array = {"type": "array", "items": {"type": "string"}}
     return {
+        **_feed_paths(),
         "/healthz": {"get": _op("Liveness: the store answers", None, secured=False)},
         "/client/v4/accounts": {"get": _op("Accounts the token sees", {"type": "array"})},
         "/client/v4/memberships": {"get": _op("Memberships (wrangler)", {"type": "array"})},
@@ -120,7 +121,19 @@ def _paths() -> dict[str, Any]:
                 info="PageInfo",
             ),
             "post": _op(
-                "Create a namespace", _ref("Namespace"), params=["account_id"], body=title_body
+                "Create a namespace (edgekv: `id` chooses its id, 32 lowercase hex digits)",
+                _ref("Namespace"),
+                params=["account_id"],
+                body=_json(
+                    {
+                        "type": "object",
+                        "required": ["title"],
+                        "properties": {
+                            "title": {"type": "string"},
+                            "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                        },
+                    }
+                ),
             ),
         },
         _BASE + "/{namespace_id}": {
@@ -210,6 +223,56 @@ def _paths() -> dict[str, Any]:
                         },
                     }
                 ),
+            )
+        },
+    }
+
+
+def _feed_paths() -> dict[str, Any]:
+    """edgekv's change feed of an account (src/edgekv/server/feed.py)."""
+    feed = "/client/v4/accounts/{account_id}/storage/kv/changes"
+    position = _q("position", {"type": "string", "description": "opaque, from a previous answer"})
+    change = {
+        "type": "object",
+        "required": ["seq", "namespace_id", "key", "at"],
+        "properties": {
+            "seq": {"type": "integer"},
+            "namespace_id": {"type": "string"},
+            "key": {"type": ["string", "null"], "description": "null: the whole namespace"},
+            "at": {"type": "number"},
+        },
+    }
+    return {
+        feed: {
+            "get": _op(
+                "The account's changes after a position (edgekv)",
+                {
+                    "type": "object",
+                    "required": ["changes", "position", "behind"],
+                    "properties": {
+                        "changes": {"type": "array", "items": change},
+                        "position": {"type": "string"},
+                        "behind": {"type": "boolean"},
+                        "more": {"type": "boolean"},
+                    },
+                },
+                params=["account_id"],
+                query=[position, _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000})],
+            )
+        },
+        feed + "/position": {
+            "get": _op(
+                "The feed's current end (edgekv)",
+                {"type": "object", "properties": {"position": {"type": "string"}}},
+                params=["account_id"],
+            )
+        },
+        feed + "/wait": {
+            "get": _op(
+                "Long poll: until there may be changes after a position (edgekv)",
+                {"type": "object", "properties": {"changed": {"type": "boolean"}}},
+                params=["account_id"],
+                query=[position, _q("seconds", {"type": "number", "minimum": 0, "maximum": 30})],
             )
         },
     }

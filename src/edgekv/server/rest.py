@@ -135,7 +135,8 @@ class RestAPI:
 
     async def create_namespace(self, request: Request) -> Response:
         body = bodies.json_object(await bodies.read_json(request))
-        ns = await self._kv(request).create_namespace(body.get("title"))  # type: ignore[arg-type]
+        chosen = body.get("id")  # edgekv's extension: the namespace's id, as wrangler.toml has it
+        ns = await self._kv(request).create_namespace(body.get("title"), id=chosen)  # type: ignore[arg-type]
         return ok(ns.info.as_json())
 
     async def get_namespace(self, request: Request) -> Response:

@@ -9,7 +9,8 @@ Layout (P is the URL's prefix, b a bucket number, N a namespace id):
                      and the newest id trimmed from it for retention (t)
 - `{P:b}:d`          set of deleted namespace ids: a write to one of them is refused
 - `{P:b}:blob:<id>`  string: a value of 1 MiB or more, appended in chunks, read by GETRANGE
-- `{P}:ns`, `{P}:titles`, `{P}:meta`: the namespace registry
+- `{P}:ns`, `{P}:titles`, `{P}:meta`: the namespace registry; `{P}:gone` set of deleted
+                     namespace ids, so a chosen id is never given to a new namespace
 
 A key's bucket is a stable hash of the key, so one namespace spreads over every bucket and a
 Redis Cluster puts buckets (hash tags) on different masters. Everything a write touches shares
@@ -51,6 +52,7 @@ class Keys:
         self.namespaces = f"{tag}:ns"
         self.titles = f"{tag}:titles"
         self.meta = f"{tag}:meta"
+        self.gone = f"{tag}:gone"
         self.channel = f"{prefix}:feed"
 
     def tag(self, bucket: int) -> str:
@@ -306,8 +308,11 @@ end
 return out
 """
 
-# KEYS[1] namespaces, KEYS[2] titles; ARGV[1] id, [2] title key, [3] namespace JSON.
+# KEYS[1] namespaces, KEYS[2] titles, KEYS[3] gone; ARGV[1] id, [2] title key, [3] namespace
+# JSON. 1: created, 0: the title is taken, -1: the id is, -2: a deleted namespace had the id.
 CREATE_NAMESPACE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return -1 end
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return -2 end
 if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
@@ -327,9 +332,10 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
 return 1
 """
 
-# ARGV[1] id, [2] title key.
+# KEYS[3] gone; ARGV[1] id, [2] title key.
 DELETE_NAMESPACE = """
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[1])
 return 1
 """
