@@ -34,6 +34,7 @@ from edgekv.model import (
 from edgekv.stores import postgres_schema
 from edgekv.stores.feed import int_position, parse_int_position
 
+from .pgpool import FailFastPool
 from .store import Direction, NamespaceOrder
 
 # Values at least this large are stored and read a chunk at a time (blob_chunks).
@@ -81,7 +82,7 @@ class PostgresStore:
         self._next_purge = 0.0
         self._nsids: dict[str, int] = {}
         self._ready = False
-        self._pool = ConnectionPool(
+        self._pool = FailFastPool(
             conninfo,
             min_size=min_size or int(options.get("pool_min", 1)),
             max_size=max_size or int(options.get("pool_max", 10)),

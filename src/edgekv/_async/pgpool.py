@@ -1,0 +1,42 @@
+"""A psycopg pool that fails fast while the server is unreachable.
+
+psycopg_pool makes a caller wait up to `timeout` (30 s) for a connection; while PostgreSQL is
+down or cut off, every call would hang that long before failing. This pool remembers whether
+its last attempt to connect failed, and while it did, a caller waits `fail_fast` seconds at
+most, so an edge answers 503 at once instead of holding requests (and the store's recovery is
+not slowed: the pool keeps reconnecting in the background, and the first success clears it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+FAIL_FAST = 1.0  # seconds a caller waits for a connection while the server is unreachable
+
+
+class AsyncFailFastPool(AsyncConnectionPool):
+    def __init__(self, conninfo: str, *, fail_fast: float = FAIL_FAST, **options: Any) -> None:
+        self.unreachable = False
+        self._fail_fast = fail_fast
+        pool = self
+
+        class Connection(psycopg.AsyncConnection):
+            @classmethod
+            async def connect(cls, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    conn = await super().connect(*args, **kwargs)
+                except psycopg.OperationalError:
+                    pool.unreachable = True
+                    raise
+                pool.unreachable = False
+                return conn
+
+        super().__init__(conninfo, connection_class=Connection, **options)
+
+    async def getconn(self, *args: Any, **kwargs: Any) -> Any:
+        if not args and kwargs.get("timeout") is None and self.unreachable:
+            kwargs["timeout"] = self._fail_fast
+        return await super().getconn(*args, **kwargs)
