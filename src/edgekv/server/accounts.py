@@ -21,12 +21,16 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgekv import errors
 from edgekv._async.store import AsyncStore
 from edgekv.model import DEFAULT_ACCOUNT, EntryWrite, NamespaceInfo
+
+if TYPE_CHECKING:
+    from .feedcache import FeedCache
 
 SYSTEM_ACCOUNT = "edgekv-system"
 SYSTEM_NAMESPACE = "edgekv-system"
@@ -71,6 +75,14 @@ class Token:
         return out
 
 
+def _account(record: Any) -> Account:
+    return Account(**record)
+
+
+def _token(record: Any) -> Token:
+    return Token(**record)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -82,8 +94,11 @@ def _iso(epoch: float) -> str:
 class Accounts:
     """The account and token registry of one store."""
 
-    def __init__(self, store: AsyncStore) -> None:
+    def __init__(self, store: AsyncStore, local: FeedCache | None = None) -> None:
         self.store = store
+        # With a FeedCache (the server's edge keeps it fresh), tokens and accounts are looked
+        # up in memory; without one, every lookup is a strong read of the store.
+        self.local = local
         self._ns: NamespaceInfo | None = None
 
     async def _namespace(self) -> str:
@@ -98,9 +113,25 @@ class Accounts:
         return self._ns.id
 
     async def _read(self, key: str) -> Any:
-        # A strong read: a token revoked anywhere is refused everywhere at once.
+        # A strong read: what another process changed is seen at once.
         entry = await self.store.get(await self._namespace(), key, cache_ttl=0)
         return None if entry is None else json.loads(entry.value)
+
+    async def _lookup(self, key: str, parse: Callable[[Any], Any]) -> Any:
+        """`parse(record)` of a record: from memory when a FeedCache keeps it (feedcache.py)."""
+        local = self.local
+        if local is None:
+            record = await self._read(key)
+            return None if record is None else parse(record)
+        ns = self._ns.id if self._ns is not None else await self._namespace()
+        found = local.record(ns, key)
+        if found is not None:
+            return found
+        generation = local.generation
+        record = await self._read(key)
+        parsed = None if record is None else parse(record)
+        local.keep_record(ns, key, parsed, generation)
+        return parsed
 
     async def _write(self, key: str, record: Any, *, only_if_absent: bool = False) -> None:
         data = json.dumps(record, separators=(",", ":")).encode()
@@ -132,8 +163,8 @@ class Accounts:
     async def get_account(self, account_id: str) -> Account | None:
         if account_id == SYSTEM_ACCOUNT:
             return None
-        record = await self._read(f"account:{account_id}")
-        return None if record is None else Account(**record)
+        found: Account | None = await self._lookup(f"account:{account_id}", _account)
+        return found
 
     async def list_accounts(self) -> list[Account]:
         accounts = [Account(**r) for r in await self._scan("account:")]
@@ -193,10 +224,10 @@ class Accounts:
     async def verify(self, secret: str) -> Token | None:
         """The token a secret is, or None (unknown, revoked, or its account deleted)."""
         digest = hash_token(secret)
-        record = await self._read(f"token:{digest}")
-        if record is None or not hmac.compare_digest(str(record.get("hash", "")), digest):
+        token: Token | None = await self._lookup(f"token:{digest}", _token)
+        if token is None or not hmac.compare_digest(token.hash, digest):
             return None
-        return Token(**record)
+        return token
 
     async def list_tokens(self, account_id: str | None = None) -> list[Token]:
         tokens = [Token(**r) for r in await self._scan("token:")]

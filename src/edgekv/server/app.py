@@ -20,15 +20,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edgekv import errors
-from edgekv._async.edge import AsyncEdgeStore
 from edgekv._async.kv import AsyncKV
 from edgekv._async.store import AsyncStore
 from edgekv._async.urls import store_from_url
 
 from .accounts import Accounts
-from .auth import AuthMiddleware
+from .auth import Authenticator, AuthMiddleware
 from .envelope import MethodNotAllowed, NoRoute, failure, ok
+from .fastpath import FastPath
 from .feed import FeedAPI
+from .feedcache import FeedEdge
 from .identity import IdentityAPI
 from .logs import AccessLogMiddleware
 from .openapi import openapi_document
@@ -64,11 +65,12 @@ def create_app(
     owned = isinstance(store, str)
     opened: AsyncStore = store_from_url(store, clock=clock) if isinstance(store, str) else store
     edge = None
+    local = None
     if cache_size > 0:
-        edge = AsyncEdgeStore(opened, cache_size=cache_size, serve_stale=serve_stale, clock=clock)
-        opened = edge
-    accounts = Accounts(opened)
-    rest = RestAPI(opened, clock)
+        edge = FeedEdge(opened, cache_size=cache_size, serve_stale=serve_stale, clock=clock)
+        opened, local = edge, edge.local
+    accounts = Accounts(opened, local)
+    rest = RestAPI(opened, clock, local)
     identity = IdentityAPI(accounts)
 
     async def healthz(request: Request) -> Response:
@@ -102,7 +104,7 @@ def create_app(
             elif edge is not None:
                 await edge.stop_following()
 
-    app = Starlette(
+    app = EdgeKVApp(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
@@ -121,9 +123,26 @@ def create_app(
     app.state.accounts = accounts
     app.add_middleware(AuthMiddleware, accounts=accounts, enabled=auth)
     app.add_middleware(WorkerdDispatch, accounts=accounts, auth=auth, clock=clock)
-    if access_log:
-        app.add_middleware(AccessLogMiddleware)
+    fast = FastPath(app.full, opened, Authenticator(accounts, enabled=auth), rest, clock)
+    app.state.fast_path = fast
+    app.entry = AccessLogMiddleware(fast) if access_log else fast
     return app
+
+
+class EdgeKVApp(Starlette):
+    """The Starlette app, entered through `entry` (the fast path, maybe under the access log)."""
+
+    entry: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.entry is None:
+            await self.full(scope, receive, send)
+        else:
+            await self.entry(scope, receive, send)
+
+    async def full(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The whole app: middleware, router, routes."""
+        await Starlette.__call__(self, scope, receive, send)
 
 
 async def _kv_error(request: Request, exc: Exception) -> Response:

@@ -75,26 +75,18 @@ def credential(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-class AuthMiddleware:
-    """Requires a valid token under /client/v4 (unless `enabled` is False) and checks its scope."""
+class Authenticator:
+    """Turns a request's credentials into a Principal allowed on its path, or a KVError."""
 
-    def __init__(self, app: ASGIApp, accounts: Accounts, *, enabled: bool = True) -> None:
-        self.app = app
+    def __init__(self, accounts: Accounts, *, enabled: bool = True) -> None:
         self.accounts = accounts
         self.enabled = enabled
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope["path"]).startswith(API_PREFIX):
-            await self.app(scope, receive, send)
-            return
-        try:
-            principal = await self._principal(scope)
-            await self._check_scope(scope, principal)
-        except errors.KVError as e:
-            await failure(e)(scope, receive, send)
-            return
-        scope[PRINCIPAL] = principal
-        await self.app(scope, receive, send)
+    async def authorize(self, scope: Scope) -> Principal:
+        """Who calls, if they may call this path; else raises the KVError to answer."""
+        principal = await self._principal(scope)
+        await self._check_scope(scope, principal)
+        return principal
 
     async def _principal(self, scope: Scope) -> Principal:
         secret = credential(scope["headers"])
@@ -108,6 +100,7 @@ class AuthMiddleware:
         return Principal(token)
 
     async def _check_scope(self, scope: Scope, principal: Principal) -> None:
+        # The account and namespace come from the decoded path, as the router sees them.
         # /client/v4/accounts/{account}/storage/kv/namespaces/{namespace}/...
         parts = str(scope["path"]).split("/")
         if len(parts) < 5 or parts[3] != "accounts" or not parts[4]:
@@ -131,3 +124,23 @@ class AuthMiddleware:
         bulk_get = scope["method"] == "POST" and parts[9:] == ["bulk", "get"]
         if token.read_only and scope["method"] not in _READS and not bulk_get:
             raise Forbidden()
+
+
+class AuthMiddleware:
+    """Requires a valid token under /client/v4 (unless `enabled` is False) and checks its scope."""
+
+    def __init__(self, app: ASGIApp, accounts: Accounts, *, enabled: bool = True) -> None:
+        self.app = app
+        self.authenticator = Authenticator(accounts, enabled=enabled)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope["path"]).startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal = await self.authenticator.authorize(scope)
+        except errors.KVError as e:
+            await failure(e)(scope, receive, send)
+            return
+        scope[PRINCIPAL] = principal
+        await self.app(scope, receive, send)

@@ -27,6 +27,7 @@ from edgekv.model import NamespaceInfo, StoredEntry
 from . import bodies
 from .auth import principal_of
 from .envelope import MalformedRequest, ok
+from .feedcache import FeedCache
 from .streaming import ValueResponse
 
 
@@ -51,9 +52,15 @@ _KEY_SEGMENT = 10  # '', client, v4, accounts, A, storage, kv, namespaces, NS, v
 class RestAPI:
     """The REST routes over one store."""
 
-    def __init__(self, store: AsyncStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: AsyncStore,
+        clock: Callable[[], float] = time.time,
+        local: FeedCache | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.local = local
 
     def routes(self) -> list[Route]:
         ns = BASE + "/{namespace_id}"
@@ -81,14 +88,34 @@ class RestAPI:
         return AsyncKV(self.store, account_id=request.path_params["account_id"], clock=self.clock)
 
     async def _info(self, request: Request) -> NamespaceInfo:
+        """The namespace of the path, read from the store (its title is shown)."""
         info = await self.store.get_namespace(request.path_params["namespace_id"])
         # A namespace of another account does not exist as far as this path is concerned.
         if info.account_id != request.path_params["account_id"]:
             raise errors.NamespaceNotFound()
         return info
 
+    async def namespace_info(self, account_id: str, namespace_id: str) -> NamespaceInfo:
+        """The namespace of a key or value path: from memory when a FeedCache keeps it.
+
+        Only its id and account matter here, and neither ever changes; a deletion reaches the
+        cache through the change feed (renames do not, hence `_info` where a title is shown).
+        """
+        local = self.local
+        info = None if local is None else local.namespace(namespace_id)
+        if info is None:
+            generation = 0 if local is None else local.generation
+            info = await self.store.get_namespace(namespace_id)
+            if local is not None:
+                local.keep_namespace(info, generation)
+        if info.account_id != account_id:
+            raise errors.NamespaceNotFound()
+        return info
+
     async def _namespace(self, request: Request) -> AsyncNamespace:
-        return AsyncNamespace(self.store, await self._info(request), self.clock)
+        params = request.path_params
+        info = await self.namespace_info(params["account_id"], params["namespace_id"])
+        return AsyncNamespace(self.store, info, self.clock)
 
     # namespaces
 
