@@ -80,7 +80,13 @@ END;
 # The newest change is never purged, so max(seq) only grows: versions are never reused.
 NEXT_VERSION = "COALESCE((SELECT max(seq) FROM changes), 0) + 1"
 LAST_SEQ = "SELECT COALESCE((SELECT max(seq) FROM changes), 0)"
-FEED_BOUNDS = "SELECT COALESCE(min(seq), 0), COALESCE(max(seq), 0) FROM changes"
+# Two subqueries, not min() and max() in one SELECT: SQLite answers a lone min or max from the
+# primary key's B-tree, but both together scan the whole table (26 ms at 200,000 changes, on
+# every page the edge's feed follower reads).
+FEED_BOUNDS = (
+    "SELECT COALESCE((SELECT min(seq) FROM changes), 0),"
+    " COALESCE((SELECT max(seq) FROM changes), 0)"
+)
 
 LIVE = "(expiration IS NULL OR expiration > ?)"
 
