@@ -7,6 +7,7 @@ change feed together. The layout and the reasons are in `edgekv.stores.redis_scr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -20,6 +21,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from edgekv import errors
 from edgekv.codec import namespace_id_taken
+from edgekv.concurrency import AsyncAll, AsyncLock
 from edgekv.limits import prefix_upper_bound
 from edgekv.model import (
     Change,
@@ -97,6 +99,8 @@ class AsyncRedisStore:
         else:
             self.client = redis.asyncio.Redis.from_url(base)
             self._signals = self.client
+        self._pubsub: Any = None
+        self._waiting = AsyncLock()
         register = self.client.register_script
         self._put = register(lua.PUT)
         self._put_many = register(lua.PUT_MANY)
@@ -489,12 +493,14 @@ class AsyncRedisStore:
     # change feed and housekeeping
 
     async def _read_feeds(self, ids: list[str], count: int) -> list[list[Any]]:
-        return [
-            await self._feed_read(
-                keys=[self.keys.feed(b), self.keys.stamp(b)], args=[ids[b], count]
+        # One script per bucket (a cluster pipeline refuses scripts); run side by side, they
+        # cost one round trip instead of one per bucket, which is what feed delay is made of.
+        return await AsyncAll.of(
+            *(
+                self._feed_read(keys=[self.keys.feed(b), self.keys.stamp(b)], args=[ids[b], count])
+                for b in range(len(ids))
             )
-            for b in range(len(ids))
-        ]
+        )
 
     async def feed_position(self) -> str:
         buckets = await self._ready()
@@ -529,24 +535,45 @@ class AsyncRedisStore:
         return FeedPage([c for _, _, c in taken], stream_position(ids), behind)
 
     async def wait_for_changes(self, position: str | None, seconds: float) -> bool:
+        if self._waiting.locked():
+            # Another caller holds the kept subscription (a second edge, a long poll over
+            # REST): wait on a subscription of this call's own rather than queue behind it.
+            pubsub = self._signals.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.keys.channel)
+                return await self._wait_subscribed(pubsub, position, seconds)
+            finally:
+                await pubsub.aclose()
+        async with self._waiting:
+            if self._pubsub is None:
+                # Subscribed once, then kept: a change published while the caller was reading
+                # the feed waits in the subscription, so no signal falls between two waits.
+                self._pubsub = self._signals.pubsub(ignore_subscribe_messages=True)
+                await self._pubsub.subscribe(self.keys.channel)
+            try:
+                return await self._wait_subscribed(self._pubsub, position, seconds)
+            except (redis.exceptions.ConnectionError, OSError):
+                await self._drop_subscription()
+                raise
+
+    async def _wait_subscribed(self, pubsub: Any, position: str | None, seconds: float) -> bool:
+        # Subscribed first, then looked: a change after the look is a message we get.
         buckets = await self._ready()
         ids = parse_stream_position(position, buckets)
-        pubsub = self._signals.pubsub(ignore_subscribe_messages=True)
-        try:
-            # Subscribed first, then looked: a change after the look is a message we get.
-            await pubsub.subscribe(self.keys.channel)
-            replies = await self._read_feeds(["0-0"] * buckets, 0)
-            if any(
-                stream_id_key(r[1].decode()) > stream_id_key(ids[b]) for b, r in enumerate(replies)
-            ):
+        replies = await self._read_feeds(["0-0"] * buckets, 0)
+        if any(stream_id_key(r[1].decode()) > stream_id_key(ids[b]) for b, r in enumerate(replies)):
+            return True
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if await pubsub.get_message(timeout=left) is not None:
                 return True
-            deadline = time.monotonic() + seconds
-            while (left := deadline - time.monotonic()) > 0:
-                if await pubsub.get_message(timeout=left) is not None:
-                    return True
-            return False
-        finally:
-            await pubsub.aclose()
+        return False
+
+    async def _drop_subscription(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
 
     async def purge_expired(self, limit: int = 1000) -> int:
         # Redis reclaims expired entries itself (EXPIRE), feeds are trimmed by every write
@@ -554,6 +581,7 @@ class AsyncRedisStore:
         return 0
 
     async def aclose(self) -> None:
+        await self._drop_subscription()
         if self._signals is not self.client:
             await self._signals.aclose()
         await self.client.aclose()

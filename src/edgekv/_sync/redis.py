@@ -8,6 +8,7 @@ change feed together. The layout and the reasons are in `edgekv.stores.redis_scr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -21,6 +22,7 @@ from redis.cluster import ClusterNode, RedisCluster
 
 from edgekv import errors
 from edgekv.codec import namespace_id_taken
+from edgekv.concurrency import All, Lock
 from edgekv.limits import prefix_upper_bound
 from edgekv.model import (
     Change,
@@ -98,6 +100,8 @@ class RedisStore:
         else:
             self.client = redis.Redis.from_url(base)
             self._signals = self.client
+        self._pubsub: Any = None
+        self._waiting = Lock()
         register = self.client.register_script
         self._put = register(lua.PUT)
         self._put_many = register(lua.PUT_MANY)
@@ -490,12 +494,14 @@ class RedisStore:
     # change feed and housekeeping
 
     def _read_feeds(self, ids: list[str], count: int) -> list[list[Any]]:
-        return [
-            self._feed_read(
-                keys=[self.keys.feed(b), self.keys.stamp(b)], args=[ids[b], count]
+        # One script per bucket (a cluster pipeline refuses scripts); run side by side, they
+        # cost one round trip instead of one per bucket, which is what feed delay is made of.
+        return All.of(
+            *(
+                self._feed_read(keys=[self.keys.feed(b), self.keys.stamp(b)], args=[ids[b], count])
+                for b in range(len(ids))
             )
-            for b in range(len(ids))
-        ]
+        )
 
     def feed_position(self) -> str:
         buckets = self._ready()
@@ -530,24 +536,45 @@ class RedisStore:
         return FeedPage([c for _, _, c in taken], stream_position(ids), behind)
 
     def wait_for_changes(self, position: str | None, seconds: float) -> bool:
+        if self._waiting.locked():
+            # Another caller holds the kept subscription (a second edge, a long poll over
+            # REST): wait on a subscription of this call's own rather than queue behind it.
+            pubsub = self._signals.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(self.keys.channel)
+                return self._wait_subscribed(pubsub, position, seconds)
+            finally:
+                pubsub.close()
+        with self._waiting:
+            if self._pubsub is None:
+                # Subscribed once, then kept: a change published while the caller was reading
+                # the feed waits in the subscription, so no signal falls between two waits.
+                self._pubsub = self._signals.pubsub(ignore_subscribe_messages=True)
+                self._pubsub.subscribe(self.keys.channel)
+            try:
+                return self._wait_subscribed(self._pubsub, position, seconds)
+            except (redis.exceptions.ConnectionError, OSError):
+                self._drop_subscription()
+                raise
+
+    def _wait_subscribed(self, pubsub: Any, position: str | None, seconds: float) -> bool:
+        # Subscribed first, then looked: a change after the look is a message we get.
         buckets = self._ready()
         ids = parse_stream_position(position, buckets)
-        pubsub = self._signals.pubsub(ignore_subscribe_messages=True)
-        try:
-            # Subscribed first, then looked: a change after the look is a message we get.
-            pubsub.subscribe(self.keys.channel)
-            replies = self._read_feeds(["0-0"] * buckets, 0)
-            if any(
-                stream_id_key(r[1].decode()) > stream_id_key(ids[b]) for b, r in enumerate(replies)
-            ):
+        replies = self._read_feeds(["0-0"] * buckets, 0)
+        if any(stream_id_key(r[1].decode()) > stream_id_key(ids[b]) for b, r in enumerate(replies)):
+            return True
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if pubsub.get_message(timeout=left) is not None:
                 return True
-            deadline = time.monotonic() + seconds
-            while (left := deadline - time.monotonic()) > 0:
-                if pubsub.get_message(timeout=left) is not None:
-                    return True
-            return False
-        finally:
-            pubsub.close()
+        return False
+
+    def _drop_subscription(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                pubsub.close()
 
     def purge_expired(self, limit: int = 1000) -> int:
         # Redis reclaims expired entries itself (EXPIRE), feeds are trimmed by every write
@@ -555,6 +582,7 @@ class RedisStore:
         return 0
 
     def close(self) -> None:
+        self._drop_subscription()
         if self._signals is not self.client:
             self._signals.close()
         self.client.close()
