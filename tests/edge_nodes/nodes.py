@@ -173,5 +173,16 @@ def reads(node: EdgeNode, ns: str, key: str, want: bytes | None) -> Callable[[],
     return lambda: node.get(ns, key).value == want
 
 
+def cached(node: EdgeNode, ns: str, key: str, want: bytes) -> Callable[[], bool]:
+    """A check for wait_until: `node` answers `want` from its memory (a fetch that raced with
+    the feed's news of the same write is not cached, so the first read may not be)."""
+
+    def check() -> bool:
+        read = node.get(ns, key)
+        return (read.value, read.cache) == (want, "HIT")
+
+    return check
+
+
 def feed_healthy(node: EdgeNode) -> Callable[[], bool]:
     return lambda: bool(node.health()["feed_healthy"])

@@ -17,7 +17,7 @@ import pytest
 
 from tests import redis_cluster
 from tests.edge_nodes import redis_nodes, scenarios
-from tests.edge_nodes.nodes import EdgeNode, edge_nodes, wait_until
+from tests.edge_nodes.nodes import EdgeNode, cached, edge_nodes, wait_until
 from tests.services import require
 from tests.tcpproxy import TcpProxy
 
@@ -72,7 +72,7 @@ def test_feed_converges_with_its_notifications_cut(
 ) -> None:
     key = "signal-cut"
     nodes[0].put_ok(ns, key, b"v1:")
-    assert wait_until(lambda: nodes[1].get(ns, key).value == b"v1:", 5) is not None
+    assert wait_until(cached(nodes[1], ns, key, b"v1:"), 5) is not None
     proxies[1].cut()
     try:
         nodes[0].put_ok(ns, key, b"v2:")

@@ -295,7 +295,10 @@ class AsyncEdgeStore:
                 self.feed_healthy = True
                 backoff = 0.05
                 if not page.changes:
-                    await self.central.wait_for_changes(position, self._feed_wait)
+                    try:
+                        await self.central.wait_for_changes(position, self._feed_wait)
+                    except Exception:  # the push signal is down, not the feed: poll it
+                        await asyncio.sleep(self._feed_wait)
             except Exception as e:  # the feed must outlive any failure of the central store
                 if self._closing:
                     return
@@ -415,6 +418,26 @@ def central_errors() -> Iterator[None]:
         raise
     except _unavailable_errors() as e:
         raise errors.StoreUnavailable(f"central store unavailable: {e}") from e
+    except (RuntimeError, AttributeError) as e:
+        if not _torn_connection(e):
+            raise
+        raise errors.StoreUnavailable(f"central store unavailable: {e!r}") from e
+
+
+def _torn_connection(e: BaseException) -> bool:
+    """redis-py's asyncio cluster client closes every connection of a node that failed,
+    including those other commands are sending on; those commands then fail with
+    RuntimeError (uvloop: "the handler is closed") or AttributeError (`_writer` is None)
+    raised inside its connection module, not with its ConnectionError."""
+    tb = e.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") in _CONNECTION_MODULES:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+_CONNECTION_MODULES = ("redis.asyncio.connection", "redis.connection")
 
 
 @functools.cache

@@ -4,8 +4,8 @@
 psycopg_pool makes a caller wait up to `timeout` (30 s) for a connection; while PostgreSQL is
 down or cut off, every call would hang that long before failing. This pool remembers whether
 its last attempt to connect failed, and while it did, a caller waits `fail_fast` seconds at
-most, so an edge answers 503 at once instead of holding requests (and the store's recovery is
-not slowed: the pool keeps reconnecting in the background, and the first success clears it).
+most, so an edge answers 503 at once instead of holding requests (and recovery is not
+slowed: callers keep starting new connection attempts, and the first success clears it).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 FAIL_FAST = 1.0  # seconds a caller waits for a connection while the server is unreachable
+RECONNECT_TIMEOUT = 2.0
 
 
 class FailFastPool(ConnectionPool):
@@ -35,6 +36,10 @@ class FailFastPool(ConnectionPool):
                 pool.unreachable = False
                 return conn
 
+        # The pool retries a failed connection with a doubling delay (1, 2, 4, 8 s...) for up
+        # to reconnect_timeout (5 min): after a 30 s outage its next try could be 30 s after
+        # the server is back. Giving up after 2 s lets the next caller start a fresh attempt.
+        options.setdefault("reconnect_timeout", RECONNECT_TIMEOUT)
         super().__init__(conninfo, connection_class=Connection, **options)
 
     def getconn(self, *args: Any, **kwargs: Any) -> Any:
