@@ -123,3 +123,14 @@ async def test_writes_to_a_namespace_deleted_elsewhere_are_refused() -> None:
     finally:
         await one.aclose()
         await other.aclose()
+
+
+def test_cluster_url_credentials_reach_every_client() -> None:
+    # The cluster client is built from startup nodes, not from the URL: the user and password
+    # must be passed on, percent-decoded, to it and to the push-signal client.
+    from edgekv._async.redis import AsyncRedisStore
+
+    store = AsyncRedisStore("redis+cluster://ann:p%40ss@127.0.0.1:7000,127.0.0.1:7001?prefix=x")
+    assert store.client.connection_kwargs["username"] == "ann"
+    assert store.client.connection_kwargs["password"] == "p@ss"
+    assert store._signals.connection_pool.connection_kwargs["password"] == "p@ss"

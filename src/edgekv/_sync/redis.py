@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator, Callable, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import redis
 import redis.exceptions
@@ -86,16 +86,25 @@ class RedisStore:
         self.client: Any
         if scheme in ("redis+cluster", "rediss+cluster"):
             nodes = []
-            for hostport in urlsplit(base).netloc.rpartition("@")[2].split(","):
+            userinfo, _, hostports = urlsplit(base).netloc.rpartition("@")
+            for hostport in hostports.split(","):
                 host, _, port = hostport.rpartition(":")
                 nodes.append((host or "127.0.0.1", int(port or 6379)))
+            user, _, password = userinfo.partition(":")
+            username, secret = unquote(user) or None, unquote(password) or None
             self.client = RedisCluster(
                 startup_nodes=[ClusterNode(h, p) for h, p in nodes],  # type: ignore[no-untyped-call,unused-ignore]
                 ssl=scheme.startswith("rediss"),
+                username=username,
+                password=secret,
             )
             # Pub/sub messages published on any master reach every node of a cluster.
             self._signals: Any = redis.Redis(
-                host=nodes[0][0], port=nodes[0][1], ssl=scheme.startswith("rediss")
+                host=nodes[0][0],
+                port=nodes[0][1],
+                ssl=scheme.startswith("rediss"),
+                username=username,
+                password=secret,
             )
         else:
             self.client = redis.Redis.from_url(base)

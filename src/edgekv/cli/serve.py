@@ -77,7 +77,9 @@ def parse_size(text: str) -> int:
     default="64MB",
     show_default=True,
     envvar="EDGEKV_CACHE_SIZE",
-    help="Memory for the edge cache (e.g. 256MB, 1GB); 0 turns it off (env EDGEKV_CACHE_SIZE).",
+    help="Memory for the edge's cache of values (e.g. 256MB, 1GB); 0 turns it off. It bounds "
+    "the cache, not the process: a SQLite store adds its own page cache and mapped file "
+    "(env EDGEKV_CACHE_SIZE).",
 )
 @click.option(
     "--serve-stale",
