@@ -31,7 +31,7 @@ from edgekv.model import (
     NamespacePage,
     StoredEntry,
 )
-from edgekv.stores import postgres_schema
+from edgekv.stores import namespace_sql, postgres_schema
 from edgekv.stores.feed import int_position, parse_int_position
 
 from .pgpool import FailFastPool
@@ -42,8 +42,8 @@ LARGE_VALUE = 1 << 20
 CHUNK = 1 << 20
 NOT_AN_INTEGER = "value is not an integer, or the sum exceeds 64 bits"
 
-_LIVE_NAMESPACE = "deleted_at IS NULL"
-_NAMESPACE_COLUMNS = "id, title, account_id"
+_LIVE_NAMESPACE = namespace_sql.LIVE
+_NAMESPACE_COLUMNS = namespace_sql.COLUMNS
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:
@@ -189,23 +189,11 @@ class PostgresStore:
         offset: int = 0,
         limit: int = 20,
     ) -> NamespacePage:
-        column = "title" if order == "title" else "id"
-        way = "DESC" if direction == "desc" else "ASC"
-        where, params = f"WHERE {_LIVE_NAMESPACE}", []
-        if account_id is not None:
-            where, params = where + " AND account_id = %s", [account_id]
-        total = (
-            self._one(
-                self._sql.format(f"SELECT count(*) FROM {{s}}.namespaces {where}"), params
-            )
-        )[0]
-        rows = self._all(
-            self._sql.format(
-                f"SELECT {_NAMESPACE_COLUMNS} FROM {{s}}.namespaces {where}"
-                f' ORDER BY {column} COLLATE "C" {way}, id {way} LIMIT %s OFFSET %s'
-            ),
-            [*params, limit, offset],
+        count, page, params = namespace_sql.page_queries(
+            "{s}.namespaces", account_id, order, direction, "%s", collate=' COLLATE "C"'
         )
+        total = (self._one(self._sql.format(count), params))[0]
+        rows = self._all(self._sql.format(page), [*params, limit, offset])
         return NamespacePage([NamespaceInfo(*row) for row in rows], int(total))
 
     def get_namespace(self, namespace_id: str) -> NamespaceInfo:

@@ -32,6 +32,7 @@ from edgekv.model import (
     NamespacePage,
     StoredEntry,
 )
+from edgekv.stores import namespace_sql
 from edgekv.stores import sqlite_schema as sql
 from edgekv.stores.feed import int_position, parse_int_position
 
@@ -167,17 +168,11 @@ class SQLiteStore:
         offset: int = 0,
         limit: int = 20,
     ) -> NamespacePage:
-        column = "title" if order == "title" else "id"
-        way = "DESC" if direction == "desc" else "ASC"
-        where, params = f"WHERE {sql.LIVE_NAMESPACE}", []
-        if account_id is not None:
-            where, params = where + " AND account_id = ?", [account_id]
-        total = self._db.execute(f"SELECT count(*) FROM namespaces {where}", params).fetchone()[0]
-        rows = self._db.execute(
-            f"SELECT {sql.NAMESPACE_COLUMNS} FROM namespaces {where}"
-            f" ORDER BY {column} {way}, id {way} LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        ).fetchall()
+        count, page, params = namespace_sql.page_queries(
+            "namespaces", account_id, order, direction, "?"
+        )
+        total = self._db.execute(count, params).fetchone()[0]
+        rows = self._db.execute(page, [*params, limit, offset]).fetchall()
         return NamespacePage([NamespaceInfo(*row) for row in rows], total)
 
     def get_namespace(self, namespace_id: str) -> NamespaceInfo:

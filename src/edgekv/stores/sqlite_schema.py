@@ -16,6 +16,8 @@ Design notes (why, not what):
 
 from __future__ import annotations
 
+from edgekv.stores import namespace_sql
+
 SCHEMA_VERSION = 2
 PAGE_SIZE = 1024
 
@@ -202,5 +204,5 @@ PURGE_NAMESPACES = (
     " AND nsid NOT IN (SELECT nsid FROM changes)"
 )
 
-NAMESPACE_COLUMNS = "id, title, account_id"
-LIVE_NAMESPACE = "deleted_at IS NULL"
+NAMESPACE_COLUMNS = namespace_sql.COLUMNS
+LIVE_NAMESPACE = namespace_sql.LIVE
