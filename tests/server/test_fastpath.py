@@ -276,7 +276,7 @@ async def test_concurrent_writes_each_get_their_version(server: Server) -> None:
         got = await call(server.app, "GET", server.values(f"c{i}"), server.auth())
         assert got[1]["body"] == f"v{last}".encode()
         assert (b"etag", b'"%d"' % versions[last]) in got[0]["headers"]
-    assert server.fast.batcher.transactions < 50
+    assert server.fast.batcher is not None and server.fast.batcher.transactions < 50
 
 
 async def _until(check: Any, seconds: float = 10.0) -> None:

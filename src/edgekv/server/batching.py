@@ -1,13 +1,13 @@
 """Group commit for value writes: those that arrive together are committed together.
 
 A durable write costs the store one transaction (SQLite: about 50 us of commit work for a
-100-byte value), and under concurrent load that commit, not the write, sets the pace. So the
-fast path queues its writes here; writes queued in the same turn of the event loop are committed
-by one `put_many` per namespace at the start of the next turn, and each is acknowledged only
-once that transaction committed. A lone write goes through `put`, as before. A batch never
-holds one key twice (a repeated key waits for the next batch), so every write gets the version
-the store gave it, in the order the writes arrived; if the transaction fails, every write in it
-fails with that error, as each would have alone.
+100-byte value), and under concurrent load that commit, not the write, sets the pace. So over
+the SQLite store the fast path queues its plain value writes here; writes queued in the same
+turn of the event loop are committed by one `put_many` per namespace at the start of the next
+turn, and each is acknowledged only once that transaction committed. A lone write goes through
+`put`, as before. A batch never holds one key twice (a repeated key waits for the next batch),
+so every write gets the version the store gave it, in the order the writes arrived; if the
+transaction fails, every write in it fails with that error, as each would have alone.
 """
 
 from __future__ import annotations
