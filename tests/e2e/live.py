@@ -40,6 +40,51 @@ def _clean_env(home: Path) -> dict[str, str]:
     return env
 
 
+def spawn_serve(
+    command: list[str], home: Path, log: Path
+) -> tuple[subprocess.Popen[bytes], str, str]:
+    """Starts an `edgekv serve` command; returns it with the URL and account id it printed."""
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=log.open("ab"),
+        stdin=subprocess.DEVNULL,
+        env=_clean_env(home),
+    )
+    assert process.stdout is not None
+    out, text, url, account_id = process.stdout.fileno(), "", "", ""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and not (url and account_id):
+        ready, _, _ = select.select([out], [], [], 0.25)
+        if ready:
+            chunk = os.read(out, 4096)
+            if not chunk:
+                break
+            text += chunk.decode()
+            found, account = _LISTENING.search(text), _ACCOUNT.search(text)
+            url = found.group(1) if found else ""
+            account_id = account.group(1) if account else ""
+        elif process.poll() is not None:
+            break
+    if not (url and account_id):
+        stop_process(process)
+        raise RuntimeError(f"edgekv serve did not start: {text}{log.read_text(errors='replace')}")
+    return process, url, account_id
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as a supervisor stops a server; SIGKILL if it does not exit within 15 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
 class LiveServer:
     """`edgekv serve` on a free loopback port over the SQLite store in `data_dir`."""
 
@@ -72,46 +117,13 @@ class LiveServer:
         self.token = self.edgekv("token", "create", "--name", "wrangler e2e")
         command = [EDGEKV, "serve", "--host", "127.0.0.1", "--port", "0"]
         command += ["--data-dir", str(self.data_dir)]
-        self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=self._log.open("wb"),
-            stdin=subprocess.DEVNULL,
-            env=_clean_env(self.home),
-        )
-        assert self.process.stdout is not None
-        out = self.process.stdout.fileno()
-        text = ""
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline and not (self.url and self.account_id):
-            ready, _, _ = select.select([out], [], [], 0.25)
-            if ready:
-                chunk = os.read(out, 4096)
-                if not chunk:
-                    break
-                text += chunk.decode()
-                found, account = _LISTENING.search(text), _ACCOUNT.search(text)
-                self.url = found.group(1) if found else ""
-                self.account_id = account.group(1) if account else ""
-            elif self.process.poll() is not None:
-                break
-        if not (self.url and self.account_id):
-            self.stop()
-            raise RuntimeError(f"edgekv serve did not start: {text}{self._log.read_text()}")
+        self.process, self.url, self.account_id = spawn_serve(command, self.home, self._log)
         return self
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self.process = None
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
 
     def kv(self, account_id: str | None = None) -> KV:
         """The Python API over the server's own store file (another process, same data)."""

@@ -8,10 +8,7 @@ feed. Tests talk to it with httpx only; the REST GET answers `CF-Cache-Status`, 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import select
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -21,10 +18,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.live import EDGEKV, START_TIMEOUT, _clean_env
-
-_LISTENING = re.compile(r"edgekv listening on (http://\S+)")
-_ACCOUNT = re.compile(r"account id: (\w+)")
+from tests.e2e.live import EDGEKV, spawn_serve, stop_process
 
 
 @dataclass
@@ -50,31 +44,9 @@ class EdgeNode:
         self.home.mkdir(parents=True, exist_ok=True)
         command = [EDGEKV, "serve", "--no-auth", "--host", "127.0.0.1", "--port", "0"]
         command += ["--store", self.store_url, *self.options]
-        self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=(self.home / "serve.log").open("ab"),
-            stdin=subprocess.DEVNULL,
-            env=_clean_env(self.home),
+        self.process, self.url, self.account_id = spawn_serve(
+            command, self.home, self.home / "serve.log"
         )
-        assert self.process.stdout is not None
-        out, text = self.process.stdout.fileno(), ""
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline and not (self.url and self.account_id):
-            ready, _, _ = select.select([out], [], [], 0.25)
-            if ready:
-                chunk = os.read(out, 4096)
-                if not chunk:
-                    break
-                text += chunk.decode()
-                found, account = _LISTENING.search(text), _ACCOUNT.search(text)
-                self.url = found.group(1) if found else ""
-                self.account_id = account.group(1) if account else ""
-            elif self.process.poll() is not None:
-                break
-        if not (self.url and self.account_id):
-            self.stop()
-            raise RuntimeError(f"edgekv serve did not start: {text}{self.log()}")
         return self
 
     def log(self) -> str:
@@ -84,14 +56,7 @@ class EdgeNode:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        stop_process(self.process)
         self.process = None
         self.client.close()
 
