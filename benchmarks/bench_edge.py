@@ -9,7 +9,8 @@
 - the in-process edge tier hit (`AsyncKV(..., edge_cache=...)`) against
   `cachetools.TTLCache.get`, same run: goal <= 2 x.
 
-`python -m benchmarks edge`; EDGEKV_BENCH_WRITES sets the number of propagation samples.
+`python -m benchmarks edge`; EDGEKV_BENCH_WRITES sets the number of propagation samples,
+EDGEKV_BENCH_STORES=sqlite,postgres,redis-cluster picks central stores.
 """
 
 from __future__ import annotations
@@ -259,8 +260,11 @@ def main() -> bool:
         print("wrk is not installed (Debian: apt-get install -y wrk; `make bench` does it)")
         return False
     work = Path(tempfile.mkdtemp(prefix="edgekv-bench-edge-"))
+    only = set(filter(None, os.environ.get("EDGEKV_BENCH_STORES", "").split(",")))
     with central_stores(work) as stores:
         for store, url in stores.items():
+            if only and store not in only:
+                continue
             edges = Edges(work, url, store)
             try:
                 ok &= report_propagation(store, propagation(edges, WRITES))
