@@ -186,6 +186,15 @@ async def test_reads_answer_as_the_full_app(server: Server) -> None:
         assert fast == full, path
     # The plain reads (found or not) took the fast path; the others fell through.
     assert server.fast.served == 10 + 1 + 1  # plain keys, X-Auth-Key with email, read-only
+    # An overwrite changes every header a hot value is answered with.
+    store = server.app.state.store
+    for metadata, expiration in (('{"v":2}', None), (None, int(time.time()) + 7200)):
+        await store.put(server.ns, EntryWrite("meta", b"mm", metadata, expiration, 2))
+        for _ in range(2):
+            path = server.values("meta")
+            fast = await call(server.app, "GET", path, server.auth())
+            assert fast == await call(server.app.full, "GET", path, server.auth())
+        assert fast[-1]["body"] == b"mm"
 
 
 async def test_first_reads_answer_as_the_full_app(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ from .workerd import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("edgekv.server")
 
 Target = tuple[NamespaceInfo, str]
+Headers = list[tuple[bytes, bytes]]
 
 _PREFIX = b"/client/v4/accounts/"
 _NAMESPACES = [b"storage", b"kv", b"namespaces"]
@@ -83,6 +84,9 @@ class FastPath:
         # does: RestStore's bulk write learns none.)
         central = store.central if isinstance(store, AsyncEdgeStore) else store
         self.batcher = WriteBatcher(store) if isinstance(central, AsyncSQLiteStore) else None
+        # Answer headers of values read from memory, by (namespace, key), with what they are
+        # made of (version, expiration, metadata, length): reused while those are the same.
+        self._hits: dict[tuple[str, str], tuple[tuple[object, ...], Headers]] = {}
         self.served = 0  # requests answered here (tests check the fast path was taken)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -169,11 +173,9 @@ class FastPath:
                 if item.entry is None:
                     await _NOT_FOUND(scope, receive, send)
                 elif len(item.entry.value) <= _BUFFER:
-                    value = item.entry.value
-                    headers = _value_headers(item.entry, "HIT")
-                    headers.append((b"content-length", b"%d" % len(value)))
+                    headers = self._hit_headers(info.id, key, item.entry)
                     await send({"type": "http.response.start", "status": 200, "headers": headers})
-                    await send({"type": "http.response.body", "body": value})
+                    await send({"type": "http.response.body", "body": item.entry.value})
                 else:
                     chunks = chunks_of(item.entry.value, _BUFFER)
                     await send_value(send, chunks, _value_headers(item.entry, "HIT"))
@@ -188,6 +190,19 @@ class FastPath:
         entry, chunks = opened
         await send_value(send, chunks, _value_headers(entry, entry.cache_status))
         return True
+
+    def _hit_headers(self, namespace_id: str, key: str, entry: StoredEntry) -> Headers:
+        """The headers of a small value answered from memory, built once per cached entry."""
+        made_of = (entry.version, entry.expiration, entry.metadata_json, len(entry.value))
+        found = self._hits.get((namespace_id, key))
+        if found is not None and found[0] == made_of:
+            return found[1]
+        headers = _value_headers(entry, "HIT")
+        headers.append((b"content-length", b"%d" % len(entry.value)))
+        if len(self._hits) >= _ALLOWED_KEPT:
+            self._hits.clear()
+        self._hits[(namespace_id, key)] = (made_of, headers)
+        return headers
 
     async def _put(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """None once answered; else the `receive` the full app must read the request from."""
@@ -257,7 +272,7 @@ class FastPath:
         return None
 
 
-def _value_headers(entry: StoredEntry, cache_status: str | None) -> list[tuple[bytes, bytes]]:
+def _value_headers(entry: StoredEntry, cache_status: str | None) -> Headers:
     """A value's headers as RestAPI.get_value and ValueResponse send them, in their order."""
     headers = [(b"etag", b'"%d"' % entry.version)]
     if entry.expiration is not None:
