@@ -106,27 +106,10 @@ class FastPath:
 
     async def _target(self, scope: Scope, credentials: list[bytes]) -> Target | None:
         """(namespace, key) of a plain value path the caller may use; None: not ours."""
-        raw = scope.get("raw_path")
-        if (
-            raw is None
-            or scope["query_string"]
-            or scope.get("root_path")
-            or not raw.startswith(_PREFIX)
-            or b"?" in raw
-        ):
+        path = _value_path(scope)
+        if path is None:
             return None
-        parts = raw.split(b"/", 10)
-        if len(parts) != 11 or parts[9] != b"values" or parts[5:8] != _NAMESPACES:
-            return None
-        account, namespace, raw_key = parts[4], parts[8], parts[10]
-        if not (account and namespace and raw_key) or b"%" in account or b"%" in namespace:
-            return None
-        try:
-            key = limits.validate_key(
-                percent_decode(raw_key) if b"%" in raw_key else raw_key.decode("utf-8")
-            )
-        except (errors.KVError, UnicodeError):
-            return None  # the full app answers the error
+        account, namespace, key = path
         local = self.local
         if local is None:
             info = await self._allow(scope, account, namespace)
@@ -270,6 +253,32 @@ class FastPath:
         )
         await send({"type": "http.response.body", "body": _WRITTEN.body})
         return None
+
+
+def _value_path(scope: Scope) -> tuple[bytes, bytes, str] | None:
+    """(account, namespace, key) of a plain `.../values/{key}` path; None for anything else."""
+    raw = scope.get("raw_path")
+    if (
+        raw is None
+        or scope["query_string"]
+        or scope.get("root_path")
+        or not raw.startswith(_PREFIX)
+        or b"?" in raw
+    ):
+        return None
+    parts = raw.split(b"/", 10)
+    if len(parts) != 11 or parts[9] != b"values" or parts[5:8] != _NAMESPACES:
+        return None
+    account, namespace, raw_key = parts[4], parts[8], parts[10]
+    if not (account and namespace and raw_key) or b"%" in account or b"%" in namespace:
+        return None
+    try:
+        key = limits.validate_key(
+            percent_decode(raw_key) if b"%" in raw_key else raw_key.decode("utf-8")
+        )
+    except (errors.KVError, UnicodeError):
+        return None  # the full app answers the error
+    return account, namespace, key
 
 
 def _value_headers(entry: StoredEntry, cache_status: str | None) -> Headers:
