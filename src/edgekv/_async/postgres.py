@@ -61,6 +61,10 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
 class AsyncPostgresStore:
     """A central store in PostgreSQL 15 or newer; see docs/stores.md for what it needs."""
 
+    # put_many is one transaction that answers each write's own version: the server may commit
+    # concurrent value writes together (server/batching.py).
+    atomic_put_many = True
+
     def __init__(
         self,
         url: str,

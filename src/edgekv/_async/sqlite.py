@@ -47,6 +47,10 @@ FEED_POLL = 0.005  # seconds between two looks at the feed: 200 cheap queries a 
 class AsyncSQLiteStore:
     """`sqlite:///path/to/kv.db`, or `memory://` for a throwaway store in this process."""
 
+    # put_many is one transaction that answers each write's own version: the server may commit
+    # concurrent value writes together (server/batching.py).
+    atomic_put_many = True
+
     def __init__(
         self,
         path: str | os.PathLike[str] | None = None,

@@ -29,6 +29,10 @@ class AsyncStore(Protocol):
     Reads take `cache_ttl`: how many seconds a cache in front of the central store may answer
     from memory (None: its default; 0: a strong read that no cache may answer). Central stores
     always answer fresh and ignore it.
+
+    A store whose `put_many` is one transaction answering each write's own version says so
+    with a class attribute `atomic_put_many = True`; the server then commits concurrent value
+    writes together (group commit).
     """
 
     # namespaces

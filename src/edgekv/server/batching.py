@@ -2,7 +2,8 @@
 
 A durable write costs the store one transaction (SQLite: about 50 us of commit work for a
 100-byte value), and under concurrent load that commit, not the write, sets the pace. So over
-the SQLite store the fast path queues its plain value writes here; writes queued in the same
+a store whose put_many is one transaction (`atomic_put_many`: SQLite, PostgreSQL) the fast
+path queues its plain value writes here; writes queued in the same
 turn of the event loop are committed by one `put_many` per namespace at the start of the next
 turn, and each is acknowledged only once that transaction committed. A lone write goes through
 `put`, as before. A batch never holds one key twice (a repeated key waits for the next batch),

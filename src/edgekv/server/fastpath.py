@@ -21,7 +21,6 @@ from collections.abc import Callable
 from edgekv import errors, limits
 from edgekv._async.edge import AsyncEdgeStore
 from edgekv._async.kv import AsyncNamespace
-from edgekv._async.sqlite import AsyncSQLiteStore
 from edgekv._async.store import AsyncStore, chunks_of
 from edgekv.model import EntryWrite, NamespaceInfo, StoredEntry
 
@@ -79,11 +78,12 @@ class FastPath:
         # Requests found allowed, by the SHA-256 of (method, account, namespace, credential
         # headers): valid while nothing they depend on changed (see `_allowed_before`).
         self._allowed: dict[bytes, tuple[int, float, NamespaceInfo]] = {}
-        # Group commit pays where commits are synchronous and serial: the embedded SQLite
-        # store. (Its put_many also answers each write's own version, which not every store's
-        # does: RestStore's bulk write learns none.)
+        # Group commit pays where a commit, not the write, sets the pace: stores whose put_many
+        # is one transaction answering each write's own version (SQLite, PostgreSQL; not
+        # Redis, atomic per bucket only, nor RestStore, whose bulk write learns no versions).
         central = store.central if isinstance(store, AsyncEdgeStore) else store
-        self.batcher = WriteBatcher(store) if isinstance(central, AsyncSQLiteStore) else None
+        batching = getattr(central, "atomic_put_many", False)
+        self.batcher = WriteBatcher(store) if batching else None
         # Answer headers of values read from memory, by (namespace, key), with what they are
         # made of (version, expiration, metadata, length): reused while those are the same.
         self._hits: dict[tuple[str, str], tuple[tuple[object, ...], Headers]] = {}
