@@ -575,6 +575,10 @@ class AsyncRedisStore:
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             if await pubsub.get_message(timeout=left) is not None:
+                # Every write publishes; one read of the feed answers them all, so drain what
+                # queued up (a burst of writes must not become a burst of feed reads).
+                while await pubsub.get_message(timeout=0) is not None:
+                    pass
                 return True
         return False
 

@@ -576,6 +576,10 @@ class RedisStore:
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             if pubsub.get_message(timeout=left) is not None:
+                # Every write publishes; one read of the feed answers them all, so drain what
+                # queued up (a burst of writes must not become a burst of feed reads).
+                while pubsub.get_message(timeout=0) is not None:
+                    pass
                 return True
         return False
 
