@@ -37,6 +37,7 @@ from .store import Store, Direction, NamespaceOrder, chunks_of
 log = logging.getLogger("edgekv.edge")
 
 HOT_HITS = 8
+FEED_PAUSE = 0.005  # seconds between feed reads while changes keep coming (adds <= 5 ms delay)
 # A value read as a stream is cached on the way only up to this size: a stream is asked for so
 # that a large value is never whole in memory.
 _STREAM_CACHE_LIMIT = (
@@ -295,7 +296,12 @@ class EdgeStore:
                 position = page.position
                 self.feed_healthy = True
                 backoff = 0.05
-                if not page.changes:
+                if page.changes and len(page.changes) < 1000:
+                    # Caught up under a write load: pause a moment before the next read, so the
+                    # feed is read in pages, not once per write (a PostgreSQL feed read briefly
+                    # holds the write lock that orders the feed).
+                    time.sleep(FEED_PAUSE)
+                elif not page.changes:
                     try:
                         self.central.wait_for_changes(position, self._feed_wait)
                     except Exception:  # the push signal is down, not the feed: poll it
