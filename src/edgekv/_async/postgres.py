@@ -34,7 +34,7 @@ from edgekv.stores import namespace_sql, postgres_schema
 from edgekv.stores.feed import int_position, parse_int_position
 
 from .pgpool import AsyncFailFastPool
-from .store import Direction, NamespaceOrder
+from .store import Direction, NamespaceOrder, chunks_of
 
 # Values at least this large are stored and read a chunk at a time (blob_chunks).
 LARGE_VALUE = 1 << 20
@@ -320,7 +320,7 @@ class AsyncPostgresStore:
         value, metadata, expiration, version, blob_id = row
         entry = StoredEntry(b"", metadata, expiration, version)
         if value is not None:
-            return entry, _memory_chunks(bytes(value), chunk_size)
+            return entry, chunks_of(bytes(value), chunk_size)
         return entry, self._blob_chunks(pool, conn, blob_id, chunk_size)
 
     async def _blob_chunks(
@@ -544,9 +544,3 @@ class AsyncPostgresStore:
 
     async def aclose(self) -> None:
         await self._pool.close()
-
-
-async def _memory_chunks(value: bytes, chunk_size: int) -> AsyncIterator[bytes]:
-    view = memoryview(value)
-    for start in range(0, len(view), chunk_size):
-        yield bytes(view[start : start + chunk_size])

@@ -35,7 +35,7 @@ from edgekv.stores import namespace_sql, postgres_schema
 from edgekv.stores.feed import int_position, parse_int_position
 
 from .pgpool import FailFastPool
-from .store import Direction, NamespaceOrder
+from .store import Direction, NamespaceOrder, chunks_of
 
 # Values at least this large are stored and read a chunk at a time (blob_chunks).
 LARGE_VALUE = 1 << 20
@@ -321,7 +321,7 @@ class PostgresStore:
         value, metadata, expiration, version, blob_id = row
         entry = StoredEntry(b"", metadata, expiration, version)
         if value is not None:
-            return entry, _memory_chunks(bytes(value), chunk_size)
+            return entry, chunks_of(bytes(value), chunk_size)
         return entry, self._blob_chunks(pool, conn, blob_id, chunk_size)
 
     def _blob_chunks(
@@ -545,9 +545,3 @@ class PostgresStore:
 
     def close(self) -> None:
         self._pool.close()
-
-
-def _memory_chunks(value: bytes, chunk_size: int) -> Iterator[bytes]:
-    view = memoryview(value)
-    for start in range(0, len(view), chunk_size):
-        yield bytes(view[start : start + chunk_size])

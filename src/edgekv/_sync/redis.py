@@ -37,7 +37,7 @@ from edgekv.model import (
 from edgekv.stores import redis_scripts as lua
 from edgekv.stores.feed import parse_stream_position, stream_id_key, stream_position
 
-from .store import Direction, NamespaceOrder
+from .store import Direction, NamespaceOrder, chunks_of
 
 LARGE_VALUE = 1 << 20  # values this large are kept in a blob key, moved in chunks
 CHUNK = 1 << 20
@@ -323,7 +323,7 @@ class RedisStore:
             return None
         if fields[1] is None:
             value, entry.value = entry.value, b""
-            return entry, _memory_chunks(value, chunk_size)
+            return entry, chunks_of(value, chunk_size)
         size = self.client.strlen(fields[1])
         return entry, self._blob_chunks(fields[1], size, chunk_size)
 
@@ -599,9 +599,3 @@ class RedisStore:
         if self._signals is not self.client:
             self._signals.close()
         self.client.close()
-
-
-def _memory_chunks(value: bytes, chunk_size: int) -> Iterator[bytes]:
-    view = memoryview(value)
-    for start in range(0, len(view), chunk_size):
-        yield bytes(view[start : start + chunk_size])
