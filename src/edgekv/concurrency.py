@@ -1,4 +1,4 @@
-"""The few primitives that differ between the shells: single-flight and background jobs.
+"""The few primitives that differ between the shells: single-flight, background jobs, batches.
 
 Async sources (the cache, the recipes, the edge) name `AsyncSingleFlight`, `AsyncBackground`,
 `AsyncLoader`; the generated sync code gets `SingleFlight`, `Background`, `Loader`
@@ -12,9 +12,10 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, ParamSpec, TypeAlias, TypeVar
+from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 P = ParamSpec("P")
 
 AsyncLoader: TypeAlias = Callable[[], Awaitable[T]]
@@ -182,6 +183,91 @@ class Background:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+class AsyncBatch(Generic[T, R]):
+    """`await batch.submit(item)`: what `run` answered for it, run once for many items.
+
+    The items submitted in one turn of the event loop go to one call of `run(items)` at the
+    next turn (auto-pipelining, as ioredis calls it), which answers each with its result or
+    the exception that is its own. With `in_flight`, at most that many calls run at once;
+    items submitted meanwhile wait for one to end and go together in the next.
+    """
+
+    __slots__ = ("_futures", "_in_flight", "_items", "_run", "_running", "_tasks", "_waiting")
+
+    def __init__(
+        self,
+        run: Callable[[list[T]], Awaitable[list[R | Exception]]],
+        in_flight: int | None = None,
+    ) -> None:
+        self._run = run
+        self._in_flight = in_flight
+        self._items: list[T] | None = None
+        self._futures: list[asyncio.Future[R]] = []
+        self._running = 0
+        self._waiting = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, item: T) -> R:
+        if self._items is None:
+            self._items, self._futures = [], []
+            if self._in_flight is None or self._running < self._in_flight:
+                self._start()
+            else:
+                self._waiting = True  # started when a running call ends
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._items.append(item)
+        self._futures.append(future)
+        return await future
+
+    def _start(self) -> None:
+        self._running += 1
+        task = asyncio.ensure_future(self._flush())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self) -> None:
+        items, futures = self._items or [], self._futures
+        self._items = None
+        try:
+            results = await self._run(items)
+        except BaseException as e:
+            for future in futures:
+                if not future.done():
+                    future.set_exception(e) if isinstance(e, Exception) else future.cancel()
+            if not isinstance(e, Exception):
+                raise
+            return
+        finally:
+            self._running -= 1
+            if self._waiting:
+                self._waiting = False
+                self._start()
+        for future, result in zip(futures, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
+class Batch(Generic[T, R]):
+    """The sync twin of AsyncBatch: one thread submits one item at a time, so `run([item])`."""
+
+    __slots__ = ("_run",)
+
+    def __init__(
+        self, run: Callable[[list[T]], list[R | Exception]], in_flight: int | None = None
+    ) -> None:
+        self._run = run
+
+    def submit(self, item: T) -> R:
+        result = self._run([item])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
 
 class AsyncAll:

@@ -3,12 +3,15 @@ cluster's masters, byte-ordered lists merged across buckets, expiry never shown.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
 import pytest
 import redis
 
 import edgekv
+from edgekv import errors
 from edgekv._async.redis import AsyncRedisStore
 from edgekv.stores import redis_scripts
 from tests.clock import FakeClock
@@ -102,8 +105,10 @@ async def test_a_feed_trimmed_past_a_position_says_it_is_behind() -> None:
     try:
         ns = await kv.create_namespace("trimmed")
         old = await store.feed_position()
-        # Every write trims what is older than the retention (here a microsecond).
+        # Every write script trims what is older than the retention (here a microsecond), so
+        # the second bulk write trims the first's feed entries, which came after `old`.
         await ns.bulk_put([{"key": f"k{i}", "value": "v"} for i in range(100)])
+        await ns.bulk_put([{"key": f"k{i}", "value": "w"} for i in range(100)])
         assert (await store.changes(old)).behind
         assert not (await store.changes(await store.feed_position())).behind
     finally:
@@ -134,3 +139,76 @@ def test_cluster_url_credentials_reach_every_client() -> None:
     assert store.client.connection_kwargs["username"] == "ann"
     assert store.client.connection_kwargs["password"] == "p@ss"
     assert store._signals.connection_pool.connection_kwargs["password"] == "p@ss"
+
+
+async def test_puts_made_together_share_one_script_per_master_and_keep_their_answers() -> None:
+    clock = FakeClock()
+    store, ns = await _namespace(redis_cluster_url(), clock)
+    try:
+        await ns.put("taken", "old")
+        calls: list[int] = []
+        write = store._write
+
+        async def recording(puts: list[Any]) -> list[Any]:
+            calls.append(len(puts))
+            return await write(puts)
+
+        store._puts._run = recording
+        results = await asyncio.gather(
+            *(ns.put(f"k{i}", f"v{i}") for i in range(50)),
+            ns.put("taken", "new", only_if_absent=True),
+            return_exceptions=True,
+        )
+        # One batch (one script per master) carried all 51 puts...
+        assert calls == [51]
+        # ...and each put got its own answer: the conditional one alone failed.
+        assert all(isinstance(r, int) for r in results[:50])
+        assert isinstance(results[50], errors.PreconditionFailed)
+        assert await ns.get("taken") == "old"
+        found = await ns.get([f"k{i}" for i in range(50)])
+        assert found == {f"k{i}": f"v{i}" for i in range(50)}
+    finally:
+        await store.aclose()
+
+
+async def test_a_script_sent_to_a_master_missing_some_of_its_buckets_writes_each_once() -> None:
+    # As after a resharding: the store believes one master holds every bucket. The script
+    # sent there stops before writing, and each bucket is then written on its own, routed by
+    # the client; the feed shows every write once.
+    clock = FakeClock()
+    store, ns = await _namespace(redis_cluster_url(), clock)
+    try:
+        start = await store.feed_position()
+        one = store.client.get_node_from_key(store.keys.feed(0))
+        store.client.get_node_from_key = lambda key, replica=False: one
+        await ns.bulk_put([{"key": f"b{i}", "value": "v"} for i in range(40)])
+        await asyncio.gather(*(ns.put(f"p{i}", "v") for i in range(40)))
+        await store.client.script_flush()  # a master that lost its scripts loads them again
+        await asyncio.gather(*(ns.put(f"q{i}", "v") for i in range(40)))
+        changes = (await store.changes(start, 1000)).changes
+        keys = [c.key for c in changes if c.namespace_id == ns.id]
+        expected = [f"{p}{i}" for p in "bpq" for i in range(40)]
+        assert sorted(keys) == sorted(expected)  # each once: nothing written twice
+        assert len({k.name for k in (await ns.list()).keys}) == 120
+    finally:
+        await store.aclose()
+
+
+async def test_puts_to_a_deleted_namespace_fail_alone_in_a_shared_script() -> None:
+    clock = FakeClock()
+    store, ns = await _namespace(redis_url(), clock)
+    kv = edgekv.AsyncKV(store, clock=clock, account_id=uuid.uuid4().hex)
+    other = await kv.create_namespace("other")
+    try:
+        # Another client deletes `ns`; this one still believes it exists.
+        second = AsyncRedisStore(redis_url(), clock=clock)
+        await second.delete_namespace(ns.id)
+        await second.aclose()
+        results = await asyncio.gather(
+            ns.put("a", "1"), other.put("b", "2"), return_exceptions=True
+        )
+        assert isinstance(results[0], errors.NamespaceNotFound)
+        assert isinstance(results[1], int)
+        assert await other.get("b") == "2"
+    finally:
+        await store.aclose()

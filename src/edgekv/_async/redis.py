@@ -18,10 +18,11 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 import redis.asyncio
 import redis.exceptions
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import AskError, ClusterDownError, MovedError, TryAgainError
 
 from edgekv import errors
 from edgekv.codec import namespace_id_taken
-from edgekv.concurrency import AsyncAll, AsyncLock
+from edgekv.concurrency import AsyncAll, AsyncBatch, AsyncLock
 from edgekv.limits import prefix_upper_bound
 from edgekv.model import (
     Change,
@@ -40,6 +41,7 @@ from .store import Direction, NamespaceOrder, chunks_of
 
 LARGE_VALUE = 1 << 20  # values this large are kept in a blob key, moved in chunks
 CHUNK = 1 << 20
+SCRIPT_ARGS = 8000  # most fields one script call takes: bounds how long it holds Redis
 NOT_AN_INTEGER = "value is not an integer, or the sum exceeds 64 bits"
 _OURS = ("prefix", "buckets", "feed_retention", "expiry_grace")
 
@@ -54,6 +56,35 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
         else:
             theirs.append((name, value))
     return urlunsplit((*parts[:3], urlencode(theirs), "")), ours
+
+
+# The slots a multi-bucket script meant for one node are no longer all there (a resharding or
+# a failover): Redis refuses such a script before running it, so it can be run again.
+_MOVED = (MovedError, AskError, TryAgainError, ClusterDownError)
+
+
+class _Unit:
+    """One bucket's part of a script that runs over several buckets of one node."""
+
+    __slots__ = ("args", "bucket", "keys", "size")
+
+    def __init__(self, bucket: int, keys: list[str], args: list[Any]) -> None:
+        self.bucket, self.keys, self.args = bucket, keys, args
+        self.size = len(keys) + len(args) + 2
+
+
+class _Put:
+    """A put waiting for its script: namespace, bucket, entry key, and its WRITE fields."""
+
+    __slots__ = ("bucket", "entry", "fields", "namespace_id")
+
+    def __init__(self, namespace_id: str, bucket: int, entry: str, fields: list[Any]) -> None:
+        self.namespace_id, self.bucket, self.entry, self.fields = (
+            namespace_id,
+            bucket,
+            entry,
+            fields,
+        )
 
 
 class AsyncRedisStore:
@@ -111,8 +142,7 @@ class AsyncRedisStore:
         self._pubsub: Any = None
         self._waiting = AsyncLock()
         register = self.client.register_script
-        self._put = register(lua.PUT)
-        self._put_many = register(lua.PUT_MANY)
+        self._write_script = register(lua.WRITE)
         self._delete_many = register(lua.DELETE_MANY)
         self._incr = register(lua.INCR)
         self._list = register(lua.LIST)
@@ -123,6 +153,9 @@ class AsyncRedisStore:
         self._rename = register(lua.RENAME_NAMESPACE)
         self._remove = register(lua.DELETE_NAMESPACE)
         self._known: set[str] = set()
+        self._cluster = isinstance(self.client, RedisCluster)
+        # Puts that arrive together are written by one script per node (see put).
+        self._puts: AsyncBatch[_Put, int | None] = AsyncBatch(self._write, in_flight=1)
 
     async def _ready(self) -> int:
         if not self.buckets:
@@ -130,8 +163,12 @@ class AsyncRedisStore:
             self.buckets = int(await self.client.hget(self.keys.meta, "buckets"))
         return self.buckets
 
+    def _head(self) -> list[object]:
+        """ARGV[1..4] of every write script (the _PRELUDE of redis_scripts)."""
+        return [repr(self._clock()), self._retention_us, self._grace, self.keys.channel]
+
     def _args(self, nsid: str) -> list[object]:
-        return [nsid, repr(self._clock()), self._retention_us, self._grace, self.keys.channel]
+        return [*self._head(), nsid]
 
     async def _check(self, namespace_id: str) -> None:
         if namespace_id not in self._known:
@@ -362,26 +399,16 @@ class AsyncRedisStore:
             is_blob = "0"
         else:
             value, is_blob = await self._write_blob(b, write), "1"
-        stamp_text = await self._run(
-            self._put,
-            [*self.keys.bucket_keys(b, namespace_id), name],
-            [
-                *self._args(namespace_id),
-                write.key,
-                mode,
-                expected,
-                value,
-                is_blob,
-                write.metadata_json or "",
-                "" if write.expiration is None else write.expiration,
-            ],
-            namespace_id,
-        )
-        if stamp_text is None:
+        exp = "" if write.expiration is None else write.expiration
+        fields = [write.key, mode, expected, value, is_blob, write.metadata_json or "", exp]
+        # Concurrent puts share scripts: one round trip and one script per node for all the
+        # puts of a loop turn, instead of one each (the client's cost per call dominates).
+        version = await self._puts.submit(_Put(namespace_id, b, name, fields))
+        if version is None:
             raise errors.PreconditionFailed(
                 "key already exists" if only_if_absent else "version does not match"
             )
-        return lua.version_of(int(stamp_text), b)
+        return version
 
     async def _write_blob(self, b: int, write: EntryWrite) -> str:
         name = self.keys.blob(b, uuid.uuid4().hex)
@@ -396,37 +423,139 @@ class AsyncRedisStore:
                 await self.client.append(name, chunk)
         return name
 
+    async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
+        await self._ready()
+        await self._check(namespace_id)
+        puts = []
+        for w in writes:
+            b, name = self._where(namespace_id, w.key)
+            value = w.value if isinstance(w.value, bytes) else w.value.read()
+            exp = "" if w.expiration is None else w.expiration
+            puts.append(
+                _Put(namespace_id, b, name, [w.key, "", "", value, "0", w.metadata_json or "", exp])
+            )
+        versions = []
+        # Node after node, in order of first key: the feed lists a bulk write in its order.
+        for result in await self._write(puts, in_order=True):
+            if isinstance(result, Exception):
+                raise result
+            assert result is not None  # unconditional
+            versions.append(result)
+        return versions
+
+    async def _write(
+        self, puts: list[_Put], in_order: bool = False
+    ) -> list[int | Exception | None]:
+        """Each put's version (None: its condition failed), or the error that is its own.
+
+        One WRITE script per node holds every put for it, grouped by namespace and bucket, so
+        a node applies its puts atomically; nodes are written side by side, or `in_order`.
+        """
+        groups: dict[tuple[str, int], list[int]] = {}
+        for i, put in enumerate(puts):
+            groups.setdefault((put.namespace_id, put.bucket), []).append(i)
+        parts, units = [], []
+        for (nsid, b), indexes in groups.items():
+            for start in range(0, len(indexes), SCRIPT_ARGS // 10):
+                part = indexes[start : start + SCRIPT_ARGS // 10]
+                args: list[Any] = [nsid]
+                for i in part:
+                    args.append(puts[i].entry)
+                    args += puts[i].fields
+                parts.append((nsid, part))
+                units.append(_Unit(b, self.keys.bucket_keys(b, nsid), args))
+        out: list[int | Exception | None] = [None] * len(puts)
+        for (nsid, part), unit, reply in zip(
+            parts,
+            units,
+            await self._per_node(self._write_script, self._head(), units, in_order),
+            strict=True,
+        ):
+            if isinstance(reply, Exception):
+                for i in part:
+                    out[i] = reply
+            elif reply == 0:
+                self._known.discard(nsid)
+                for i in part:
+                    out[i] = errors.NamespaceNotFound()
+            else:
+                for i, stamp in zip(part, reply, strict=True):
+                    out[i] = None if stamp is None else lua.version_of(int(stamp), unit.bucket)
+        return out
+
+    async def _per_node(
+        self, script: Any, head: list[Any], units: list[_Unit], in_order: bool = False
+    ) -> list[Any]:
+        """Runs a MULTI_BUCKET `script` over units, one call per node (and per SCRIPT_ARGS
+        arguments) for the units it holds; each unit's reply, or the exception its call raised."""
+        by_node: dict[str, list[int]] = {}
+        for i, unit in enumerate(units):
+            node = self.client.get_node_from_key(unit.keys[0]).name if self._cluster else ""
+            by_node.setdefault(node, []).append(i)
+        replies: list[Any] = [None] * len(units)
+
+        async def run_node(indexes: list[int]) -> list[tuple[int, Any]]:
+            # A node's calls run in order: a later put of a key must land after an earlier one.
+            done: list[tuple[int, Any]] = []
+            call: list[int] = []
+            size = 0
+            for n, i in enumerate(indexes):
+                call.append(i)
+                size += units[i].size
+                if n + 1 == len(indexes) or size + units[indexes[n + 1]].size > SCRIPT_ARGS:
+                    got = await self._call_units(script, head, [units[j] for j in call])
+                    done += zip(call, got, strict=True)
+                    call, size = [], 0
+            return done
+
+        if in_order:
+            results = [await run_node(indexes) for indexes in by_node.values()]
+        else:
+            results = await AsyncAll.of(*(run_node(indexes) for indexes in by_node.values()))
+        for done in results:
+            for i, reply in done:
+                replies[i] = reply
+        return replies
+
+    async def _call_units(self, script: Any, head: list[Any], units: list[_Unit]) -> list[Any]:
+        fields: list[Any] = []
+        for unit in units:
+            fields += (len(unit.keys), *unit.keys, len(unit.args), *unit.args)
+        args = [*head, lua.frame(fields)]
+        try:
+            if len(units) == 1 or not self._cluster:
+                return list(await script(keys=units[0].keys, args=args))
+            try:
+                return list(await self._on_node(script, units[0].keys, args))
+            except (*_MOVED, redis.exceptions.ResponseError) as e:
+                if isinstance(e, redis.exceptions.ResponseError) and lua.MOVED not in str(e):
+                    raise
+                # The node no longer holds all these buckets (nothing was written): one call
+                # per bucket, routed by the client, which follows the cluster's redirections.
+                replies = []
+                for unit in units:
+                    replies += await self._call_units(script, head, [unit])
+                return replies
+        except Exception as e:
+            return [e] * len(units)
+
+    async def _on_node(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """EVALSHA on the node that holds `keys` (the first unit's): the other units' keys are
+        arguments, which the client does not route by."""
+        node = self.client.get_node_from_key(keys[0])
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        try:
+            return await self.client.execute_command(*command, target_nodes=node)
+        except redis.exceptions.NoScriptError:
+            await self.client.script_load(script.script)
+            return await self.client.execute_command(*command, target_nodes=node)
+
     def _by_bucket(self, keys: Sequence[str]) -> dict[int, list[int]]:
         """Indexes of `keys` per bucket, buckets in order of their first key."""
         groups: dict[int, list[int]] = {}
         for i, key in enumerate(keys):
             groups.setdefault(lua.bucket_of(key, self.buckets), []).append(i)
         return groups
-
-    async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
-        await self._ready()
-        await self._check(namespace_id)
-        versions = [0] * len(writes)
-        # Atomic per bucket; buckets are written one after another, in order of first key.
-        for b, indexes in self._by_bucket([w.key for w in writes]).items():
-            for start in range(0, len(indexes), 500):
-                part = indexes[start : start + 500]
-                names, args = [], self._args(namespace_id)
-                for i in part:
-                    w = writes[i]
-                    value = w.value if isinstance(w.value, bytes) else w.value.read()
-                    names.append(self.keys.entry(b, namespace_id, w.key))
-                    exp = "" if w.expiration is None else w.expiration
-                    args += [w.key, value, w.metadata_json or "", exp]
-                stamps = await self._run(
-                    self._put_many,
-                    [*self.keys.bucket_keys(b, namespace_id), *names],
-                    args,
-                    namespace_id,
-                )
-                for i, stamp in zip(part, stamps, strict=True):
-                    versions[i] = lua.version_of(int(stamp), b)
-        return versions
 
     async def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
         await self._ready()
@@ -502,14 +631,16 @@ class AsyncRedisStore:
     # change feed and housekeeping
 
     async def _read_feeds(self, ids: list[str], count: int) -> list[list[Any]]:
-        # One script per bucket (a cluster pipeline refuses scripts); run side by side, they
-        # cost one round trip instead of one per bucket, which is what feed delay is made of.
-        return await AsyncAll.of(
-            *(
-                self._feed_read(keys=[self.keys.feed(b), self.keys.stamp(b)], args=[ids[b], count])
-                for b in range(len(ids))
-            )
-        )
+        # One script per node for the buckets it holds (a cluster pipeline refuses scripts):
+        # what feed delay is made of is round trips, and a follower reads every few ms.
+        units = [
+            _Unit(b, [self.keys.feed(b), self.keys.stamp(b)], [ids[b]]) for b in range(len(ids))
+        ]
+        replies = await self._per_node(self._feed_read, [count], units)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
 
     async def feed_position(self) -> str:
         buckets = await self._ready()

@@ -37,7 +37,12 @@ from .store import Store, Direction, NamespaceOrder, chunks_of
 log = logging.getLogger("edgekv.edge")
 
 HOT_HITS = 8
-FEED_PAUSE = 0.005  # seconds between feed reads while changes keep coming (adds <= 5 ms delay)
+# Seconds between feed reads while changes keep coming: 5 ms, or 10 ms once a page holds
+# BUSY_PAGE changes or more (a write load of thousands per second, where each read costs every
+# edge and the central store alike). Adds at most that much delay.
+FEED_PAUSE = 0.005
+BUSY_FEED_PAUSE = 0.010
+BUSY_PAGE = 16
 # A value read as a stream is cached on the way only up to this size: a stream is asked for so
 # that a large value is never whole in memory.
 _STREAM_CACHE_LIMIT = (
@@ -300,7 +305,8 @@ class EdgeStore:
                     # Caught up under a write load: pause a moment before the next read, so the
                     # feed is read in pages, not once per write (a PostgreSQL feed read briefly
                     # holds the write lock that orders the feed).
-                    time.sleep(FEED_PAUSE)
+                    busy = len(page.changes) >= BUSY_PAGE
+                    time.sleep(BUSY_FEED_PAUSE if busy else FEED_PAUSE)
                 elif not page.changes:
                     try:
                         self.central.wait_for_changes(position, self._feed_wait)

@@ -79,8 +79,9 @@ class FastPath:
         # headers): valid while nothing they depend on changed (see `_allowed_before`).
         self._allowed: dict[bytes, tuple[int, float, NamespaceInfo]] = {}
         # Group commit pays where a commit, not the write, sets the pace: stores whose put_many
-        # is one transaction answering each write's own version (SQLite, PostgreSQL; not
-        # Redis, atomic per bucket only, nor RestStore, whose bulk write learns no versions).
+        # is one transaction answering each write's own version (SQLite, PostgreSQL). Redis
+        # batches concurrent puts itself, per master (AsyncRedisStore.put); RestStore's bulk
+        # write learns no versions.
         central = store.central if isinstance(store, AsyncEdgeStore) else store
         batching = getattr(central, "atomic_put_many", False)
         self.batcher = WriteBatcher(store) if batching else None

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import zlib
 
+import msgpack  # type: ignore[import-untyped]
+
 MAX_BUCKETS = 64
 BUCKET_BITS = 6
 
@@ -89,35 +91,86 @@ class Keys:
         ]
 
 
-# Shared by the write scripts. KEYS[1] index, KEYS[2] feed, KEYS[3] stamp, KEYS[4] deleted set;
-# ARGV[1] namespace id, ARGV[2] now (the store's clock), ARGV[3] feed retention in
-# microseconds, ARGV[4] grace seconds added to server-side expiry, ARGV[5] pub/sub channel.
-_PRELUDE = """
-local nsid, now, retention, grace, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
-    tonumber(ARGV[4]), ARGV[5]
-if redis.call('SISMEMBER', KEYS[4], nsid) == 1 then
-    return redis.error_reply('EDGEKV_NAMESPACE_GONE')
-end
-local function fmt(n) return string.format('%.0f', n) end
-local published = false
-local function feed(key)
-    local t = redis.call('TIME')
-    local stamp = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    local last = tonumber(redis.call('HGET', KEYS[3], 's') or '0')
-    if stamp <= last then stamp = last + 1 end
-    redis.call('HSET', KEYS[3], 's', fmt(stamp))
-    -- Retention: entries older than the horizon go, and the newest of them is remembered in
-    -- field t of the stamp hash, so a reader whose position is older knows it missed changes.
-    local horizon = fmt(math.max(0, stamp - retention)) .. '-0'
-    local gone = redis.call('XREVRANGE', KEYS[2], '(' .. horizon, '-', 'COUNT', 1)[1]
-    if gone then
-        redis.call('HSET', KEYS[3], 't', gone[1])
-        redis.call('XTRIM', KEYS[2], 'MINID', horizon)
+# Scripts that run over several buckets of one node (a "unit" each). Redis Cluster routes and
+# checks only a script's declared KEYS, which must share a slot: such a script declares its
+# first unit's keys and finds every unit's keys in its arguments, which Redis 7 allows for keys
+# on the node that runs it (allow-cross-slot-keys). The units come framed in one argument (see
+# `frame`): per unit, its number of keys, the keys, its number of arguments, the arguments.
+# `units` gives nil (before anything was written) if a unit's bucket is no longer on this
+# node, as after a resharding.
+MULTI_BUCKET = """#!lua flags=allow-cross-slot-keys
+local function units(framed)
+    local f, out, a = cmsgpack.unpack(framed), {}, 1
+    while a <= #f do
+        local nkeys, keys = tonumber(f[a]), {}
+        for i = 1, nkeys do keys[i] = f[a + i] end
+        a = a + nkeys + 1
+        out[#out + 1] = {keys = keys, f = f, at = a + 1, n = tonumber(f[a])}
+        a = a + out[#out].n + 1
     end
-    if key then
-        redis.call('XADD', KEYS[2], fmt(stamp) .. '-0', 'ns', nsid, 'k', key)
+    for i = 2, #out do
+        local probe = redis.pcall('EXISTS', out[i].keys[1])
+        if type(probe) == 'table' and probe.err then return nil end
+    end
+    return out
+end
+"""
+
+
+def frame(fields: list[bytes | str | int]) -> bytes:
+    """Fields as one MessagePack array, which a script unpacks in C (cmsgpack): redis-py's
+    async client packs a command's arguments one by one in Python (300 us for 100), and
+    splitting a string in Lua costs ~0.5 us a field."""
+    return msgpack.packb(fields, use_bin_type=False)  # type: ignore[no-any-return,unused-ignore]
+
+
+MOVED = "EDGEKV_MOVED"
+
+# Shared by the write scripts. ARGV[1] now (the store's clock), [2] feed retention in
+# microseconds, [3] grace seconds added to server-side expiry, [4] pub/sub channel. A bucket
+# is four keys: the namespace's index, the feed, the stamp hash, the deleted set.
+_PRELUDE = """
+local now, retention, grace, channel = tonumber(ARGV[1]), tonumber(ARGV[2]),
+    tonumber(ARGV[3]), ARGV[4]
+local function fmt(n) return string.format('%.0f', n) end
+local function bucket(keys)
+    return {index = keys[1], feed = keys[2], stamp = keys[3], deleted = keys[4]}
+end
+local function gone(b, nsid) return redis.call('SISMEMBER', b.deleted, nsid) == 1 end
+local published = false
+-- The next stamp of a bucket: the master's clock in microseconds, above the bucket's last
+-- stamp. The first stamp a script takes in a bucket also applies retention: entries older than
+-- the horizon go, and the newest of them is remembered in field t of the stamp hash, so a
+-- reader whose position is older knows it missed changes.
+local function next_stamp(b)
+    if b.last then
+        b.last = b.last + 1
     else
-        redis.call('XADD', KEYS[2], fmt(stamp) .. '-0', 'ns', nsid)
+        local t = redis.call('TIME')
+        local stamp = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        local last = tonumber(redis.call('HGET', b.stamp, 's') or '0')
+        if stamp <= last then stamp = last + 1 end
+        b.last = stamp
+        -- The oldest entry first: XREVRANGE from a horizon older than every entry walks the
+        -- whole stream (2 ms at 30,000 entries), and that is the usual case.
+        local horizon = math.max(0, stamp - retention)
+        local oldest = redis.call('XRANGE', b.feed, '-', '+', 'COUNT', 1)[1]
+        if oldest and tonumber(string.match(oldest[1], '^%d+')) < horizon then
+            local bound = fmt(horizon) .. '-0'
+            local old = redis.call('XREVRANGE', b.feed, '(' .. bound, '-', 'COUNT', 1)[1]
+            redis.call('HSET', b.stamp, 't', old[1])
+            redis.call('XTRIM', b.feed, 'MINID', bound)
+        end
+    end
+    redis.call('HSET', b.stamp, 's', fmt(b.last))
+    return b.last
+end
+local function feed(b, nsid, key)
+    local stamp = next_stamp(b)
+    if key then
+        redis.call('XADD', b.feed, fmt(stamp) .. '-0', 'ns', nsid, 'k', key)
+    else
+        redis.call('XADD', b.feed, fmt(stamp) .. '-0', 'ns', nsid)
     end
     if not published then
         redis.call('PUBLISH', channel, '')
@@ -131,10 +184,10 @@ local function retire_blob(entry)
     local old = redis.call('HGET', entry, 'b')
     if old then redis.call('PEXPIRE', old, 60000) end
 end
-local function store(entry, key, value, is_blob, meta, exp)
+local function store(b, nsid, entry, key, value, is_blob, meta, exp)
     retire_blob(entry)
     redis.call('DEL', entry)
-    local stamp = feed(key)
+    local stamp = feed(b, nsid, key)
     if is_blob then
         redis.call('HSET', entry, 'b', value, 'n', fmt(stamp))
     else
@@ -150,82 +203,100 @@ local function store(entry, key, value, is_blob, meta, exp)
     elseif is_blob then
         redis.call('PERSIST', value)
     end
-    redis.call('ZADD', KEYS[1], 0, key)
+    redis.call('ZADD', b.index, 0, key)
     return stamp
 end
 """
 
-# KEYS[5] entry; ARGV[6] key, [7] mode ('', 'absent', 'version'), [8] expected stamp,
-# [9] value or blob key, [10] '1' if blob, [11] metadata or '', [12] expiration or ''.
-# Returns the stamp, or false when the condition fails.
-PUT = (
-    _PRELUDE
+# Every put, plain or conditional, one or many: the puts that arrive together at one node are
+# one script (see AsyncRedisStore.put). A unit is one namespace in one bucket: the bucket's four
+# keys; as arguments its namespace id, then per entry its key name and ENTRY_ARGS fields: key,
+# mode ('', 'absent', 'version'), expected stamp, value or blob key, '1' if blob, metadata or
+# '', expiration or ''. Returns per unit 0 if the namespace is deleted, else each entry's stamp
+# (false: its condition failed).
+ENTRY_ARGS = 7
+WRITE = (
+    MULTI_BUCKET
+    + _PRELUDE
     + """
-local entry, key, mode = KEYS[5], ARGV[6], ARGV[7]
-local is_blob = ARGV[10] == '1'
-if mode ~= '' then
-    local f = redis.call('HMGET', entry, 'n', 'x')
-    local live = f[1] and not expired(f[2])
-    if (mode == 'absent' and live) or (mode == 'version' and (not live or f[1] ~= ARGV[8])) then
-        if is_blob then redis.call('DEL', ARGV[9]) end
-        return false
-    end
-end
-return fmt(store(entry, key, ARGV[9], is_blob, ARGV[11], ARGV[12]))
-"""
-)
-
-# KEYS[5..] entries; ARGV[6..] four per entry: key, value, metadata or '', expiration or ''.
-PUT_MANY = (
-    _PRELUDE
-    + """
+local todo = units(ARGV[5])
+if not todo then return redis.error_reply('EDGEKV_MOVED') end
 local out = {}
-for i = 5, #KEYS do
-    local a = 6 + (i - 5) * 4
-    out[#out + 1] = fmt(store(KEYS[i], ARGV[a], ARGV[a + 1], false, ARGV[a + 2], ARGV[a + 3]))
+for _, unit in ipairs(todo) do
+    local f = unit.f
+    local b, nsid = bucket(unit.keys), f[unit.at]
+    if gone(b, nsid) then
+        out[#out + 1] = 0
+    else
+        local stamps = {}
+        for e = unit.at + 1, unit.at + unit.n - 1, 8 do
+            local entry, key, mode, is_blob = f[e], f[e + 1], f[e + 2], f[e + 5] == '1'
+            local ok = true
+            if mode ~= '' then
+                local h = redis.call('HMGET', entry, 'n', 'x')
+                local live = h[1] and not expired(h[2])
+                ok = not ((mode == 'absent' and live)
+                    or (mode == 'version' and (not live or h[1] ~= f[e + 3])))
+            end
+            if ok then
+                stamps[#stamps + 1] = fmt(store(b, nsid, entry, key, f[e + 4], is_blob,
+                    f[e + 6], f[e + 7]))
+            else
+                if is_blob then redis.call('DEL', f[e + 4]) end
+                stamps[#stamps + 1] = false
+            end
+        end
+        out[#out + 1] = stamps
+    end
 end
 return out
 """
 )
 
-# KEYS[5..] entries; ARGV[6..] their keys. A feed entry for each key that was there.
+# KEYS[1..4] a bucket, KEYS[5..] entries; ARGV[5] namespace id, ARGV[6..] the entries' keys.
+# A feed entry for each key that was there.
 DELETE_MANY = (
     _PRELUDE
     + """
+local b, nsid = bucket(KEYS), ARGV[5]
+if gone(b, nsid) then return redis.error_reply('EDGEKV_NAMESPACE_GONE') end
 for i = 5, #KEYS do
     local key = ARGV[i + 1]
-    local removed = redis.call('ZREM', KEYS[1], key)
+    local removed = redis.call('ZREM', b.index, key)
     if redis.call('EXISTS', KEYS[i]) == 1 or removed == 1 then
         retire_blob(KEYS[i])
         redis.call('DEL', KEYS[i])
-        feed(key)
+        feed(b, nsid, key)
     end
 end
 return 1
 """
 )
 
-# KEYS[5] entry; ARGV[6] key, [7] by, [8] expiration or ''. HINCRBY keeps Redis's own 64-bit
-# arithmetic and refuses what is not the canonical decimal text of a 64-bit integer.
+# KEYS[1..4] a bucket, KEYS[5] entry; ARGV[5] namespace id, [6] key, [7] by, [8] expiration
+# or ''. HINCRBY keeps Redis's own 64-bit arithmetic and refuses what is not the canonical
+# decimal text of a 64-bit integer.
 INCR = (
     _PRELUDE
     + """
+local b, nsid = bucket(KEYS), ARGV[5]
+if gone(b, nsid) then return redis.error_reply('EDGEKV_NAMESPACE_GONE') end
 local entry, key, by, exp = KEYS[5], ARGV[6], ARGV[7], ARGV[8]
 local f = redis.call('HMGET', entry, 'v', 'b', 'x')
 if (not f[1] and not f[2]) or expired(f[3]) then
-    store(entry, key, by, false, '', exp)
+    store(b, nsid, entry, key, by, false, '', exp)
     return by
 end
 if f[2] then return redis.error_reply('EDGEKV_NOT_AN_INTEGER') end
 local done = redis.pcall('HINCRBY', entry, 'v', by)
 if type(done) == 'table' and done.err then return redis.error_reply('EDGEKV_NOT_AN_INTEGER') end
-local stamp = feed(key)
+local stamp = feed(b, nsid, key)
 redis.call('HSET', entry, 'n', fmt(stamp))
 if exp ~= '' then
     redis.call('HSET', entry, 'x', exp)
     redis.call('EXPIRE', entry, math.max(1, math.ceil(tonumber(exp) - now + grace)))
 end
-redis.call('ZADD', KEYS[1], 0, key)
+redis.call('ZADD', b.index, 0, key)
 return redis.call('HGET', entry, 'v')
 """
 )
@@ -278,35 +349,49 @@ if #members > 0 then redis.call('ZREM', KEYS[1], unpack(members)) end
 return redis.call('ZCARD', KEYS[1])
 """
 
-# KEYS[1..4] as the write scripts; ARGV as _PRELUDE: one feed entry with no key.
+# KEYS[1..4] a bucket; ARGV[5] namespace id: one feed entry with no key ("all of it").
 FEED_NAMESPACE = (
-    _PRELUDE.replace("if redis.call('SISMEMBER', KEYS[4], nsid) == 1 then", "if false then")
+    _PRELUDE
     + """
-return fmt(feed(nil))
+return fmt(feed(bucket(KEYS), ARGV[5], nil))
 """
 )
 
-# KEYS[1] feed, KEYS[2] stamp hash; ARGV[1] last id read, [2] count. Returns {exists, last id,
+# Reads the feeds of several buckets of one node: a unit is a bucket's feed and stamp hash, and
+# as argument the last id read from it. ARGV[1] count. Returns per unit {exists, last id,
 # newest trimmed id, id1, namespace1, key1, ...}; a key is '1' + key, or '0' for a namespace.
-FEED_READ = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '0-0', '0-0'} end
-local stamp = redis.call('HGET', KEYS[2], 's') or '0'
-local out = {1, stamp .. '-0', redis.call('HGET', KEYS[2], 't') or '0-0'}
-if tonumber(ARGV[2]) > 0 then
-    for _, item in ipairs(redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])) do
-        local ns, key = '', false
-        local fields = item[2]
-        for j = 1, #fields, 2 do
-            if fields[j] == 'ns' then ns = fields[j + 1] end
-            if fields[j] == 'k' then key = fields[j + 1] end
+FEED_READ = (
+    MULTI_BUCKET
+    + """
+local count, todo, out = tonumber(ARGV[1]), units(ARGV[2]), {}
+if not todo then return redis.error_reply('EDGEKV_MOVED') end
+for _, unit in ipairs(todo) do
+    local feed, stamps, after = unit.keys[1], unit.keys[2], unit.f[unit.at]
+    local reply
+    if redis.call('EXISTS', feed) == 0 then
+        reply = {0, '0-0', '0-0'}
+    else
+        reply = {1, (redis.call('HGET', stamps, 's') or '0') .. '-0',
+            redis.call('HGET', stamps, 't') or '0-0'}
+        if count > 0 then
+            for _, item in ipairs(redis.call('XRANGE', feed, '(' .. after, '+', 'COUNT', count)) do
+                local ns, key = '', false
+                local fields = item[2]
+                for j = 1, #fields, 2 do
+                    if fields[j] == 'ns' then ns = fields[j + 1] end
+                    if fields[j] == 'k' then key = fields[j + 1] end
+                end
+                reply[#reply + 1] = item[1]
+                reply[#reply + 1] = ns
+                if key then reply[#reply + 1] = '1' .. key else reply[#reply + 1] = '0' end
+            end
         end
-        out[#out + 1] = item[1]
-        out[#out + 1] = ns
-        if key then out[#out + 1] = '1' .. key else out[#out + 1] = '0' end
     end
+    out[#out + 1] = reply
 end
 return out
 """
+)
 
 # KEYS[1] namespaces, KEYS[2] titles, KEYS[3] gone; ARGV[1] id, [2] title key, [3] namespace
 # JSON. 1: created, 0: the title is taken, -1: the id is, -2: a deleted namespace had the id.
