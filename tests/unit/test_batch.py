@@ -47,8 +47,8 @@ async def test_in_flight_holds_later_items_for_the_next_run() -> None:
     await asyncio.sleep(0.01)
     assert recorder.calls == [[0, 2]]  # the later items wait: at most one run at once
     recorder.gate.set()
-    assert await first == [0, 20]
-    assert await later == [40, 60, 80]
+    assert list(await first) == [0, 20]
+    assert list(await later) == [40, 60, 80]
     assert recorder.calls == [[0, 2], [4, 6, 8]]
 
 
