@@ -79,12 +79,8 @@ class _Put:
     __slots__ = ("bucket", "entry", "fields", "namespace_id")
 
     def __init__(self, namespace_id: str, bucket: int, entry: str, fields: list[Any]) -> None:
-        self.namespace_id, self.bucket, self.entry, self.fields = (
-            namespace_id,
-            bucket,
-            entry,
-            fields,
-        )
+        self.namespace_id, self.bucket = namespace_id, bucket
+        self.entry, self.fields = entry, fields
 
 
 class AsyncRedisStore:
@@ -456,8 +452,9 @@ class AsyncRedisStore:
             groups.setdefault((put.namespace_id, put.bucket), []).append(i)
         parts, units = [], []
         for (nsid, b), indexes in groups.items():
-            for start in range(0, len(indexes), SCRIPT_ARGS // 10):
-                part = indexes[start : start + SCRIPT_ARGS // 10]
+            per_unit = SCRIPT_ARGS // (lua.ENTRY_ARGS + 1)  # an entry: its key name and fields
+            for start in range(0, len(indexes), per_unit):
+                part = indexes[start : start + per_unit]
                 args: list[Any] = [nsid]
                 for i in part:
                     args.append(puts[i].entry)
