@@ -153,14 +153,23 @@ async def test_puts_made_together_share_one_script_per_master_and_keep_their_ans
             calls.append(len(puts))
             return await write(puts)
 
-        store._puts._run = recording
+        store._batches.clear()
+        store._write = recording  # type: ignore[method-assign,assignment]
+        keys = [f"k{i}" for i in range(50)]
         results = await asyncio.gather(
-            *(ns.put(f"k{i}", f"v{i}") for i in range(50)),
+            *(ns.put(key, f"v{i}") for i, key in enumerate(keys)),
             ns.put("taken", "new", only_if_absent=True),
             return_exceptions=True,
         )
-        # One batch (one script per master) carried all 51 puts...
-        assert calls == [51]
+        # One batch per master (one script each) carried all 51 puts...
+        masters = {
+            store.client.get_node_from_key(
+                store.keys.feed(redis_scripts.bucket_of(key, store.buckets))
+            ).name
+            for key in [*keys, "taken"]
+        }
+        assert len(masters) == 3
+        assert len(calls) == len(masters) and sum(calls) == 51
         # ...and each put got its own answer: the conditional one alone failed.
         assert all(isinstance(r, int) for r in results[:50])
         assert isinstance(results[50], errors.PreconditionFailed)

@@ -15,7 +15,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from edgekv import errors
 from edgekv.concurrency import AsyncBackground, AsyncSingleFlight
@@ -421,19 +421,33 @@ class AsyncEdgeStore:
             await self.central.aclose()
 
 
-@contextlib.contextmanager
-def central_errors() -> Iterator[None]:
-    """Turns a lost connection to the central store into StoreUnavailable (503)."""
-    try:
-        yield
-    except errors.KVError:
-        raise
-    except _unavailable_errors() as e:
-        raise errors.StoreUnavailable(f"central store unavailable: {e}") from e
-    except (RuntimeError, AttributeError) as e:
-        if not _torn_connection(e):
-            raise
-        raise errors.StoreUnavailable(f"central store unavailable: {e!r}") from e
+class _CentralErrors:
+    """Turns a lost connection to the central store into StoreUnavailable (503).
+
+    A class, not @contextmanager: every write and every miss passes here, and a generator
+    per call costs more than the write's own bookkeeping.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, e: BaseException | None, tb: object) -> None:
+        # Never suppresses: an error the drivers raise for a lost store is raised as 503.
+        if e is None or isinstance(e, errors.KVError) or not isinstance(e, Exception):
+            return
+        if isinstance(e, _unavailable_errors()):
+            raise errors.StoreUnavailable(f"central store unavailable: {e}") from e
+        if isinstance(e, RuntimeError | AttributeError) and _torn_connection(e):
+            raise errors.StoreUnavailable(f"central store unavailable: {e!r}") from e
+
+
+_CENTRAL_ERRORS = _CentralErrors()
+
+
+def central_errors() -> _CentralErrors:
+    return _CENTRAL_ERRORS
 
 
 def _torn_connection(e: BaseException) -> bool:

@@ -151,8 +151,9 @@ class RedisStore:
         self._remove = register(lua.DELETE_NAMESPACE)
         self._known: set[str] = set()
         self._cluster = isinstance(self.client, RedisCluster)
-        # Puts that arrive together are written by one script per node (see put).
-        self._puts: Batch[_Put, int | None] = Batch(self._write, in_flight=1)
+        # Puts that arrive together are written by one script per node (see put), each node's
+        # batch on its own: a put waits for its master only.
+        self._batches: dict[str, Batch[_Put, int | None]] = {}
 
     def _ready(self) -> int:
         if not self.buckets:
@@ -400,12 +401,21 @@ class RedisStore:
         fields = [write.key, mode, expected, value, is_blob, write.metadata_json or "", exp]
         # Concurrent puts share scripts: one round trip and one script per node for all the
         # puts of a loop turn, instead of one each (the client's cost per call dominates).
-        version = self._puts.submit(_Put(namespace_id, b, name, fields))
+        version = self._batch_of(b).submit(_Put(namespace_id, b, name, fields))
         if version is None:
             raise errors.PreconditionFailed(
                 "key already exists" if only_if_absent else "version does not match"
             )
         return version
+
+    def _batch_of(self, b: int) -> Batch[_Put, int | None]:
+        """The batch of the node that holds bucket b (by the client's map of the cluster: if
+        it is out of date, `_per_node` still sends each put where its bucket is)."""
+        node = self.client.get_node_from_key(self.keys.feed(b)).name if self._cluster else ""
+        batch = self._batches.get(node)
+        if batch is None:
+            batch = self._batches[node] = Batch(self._write, in_flight=1)
+        return batch
 
     def _write_blob(self, b: int, write: EntryWrite) -> str:
         name = self.keys.blob(b, uuid.uuid4().hex)

@@ -224,11 +224,11 @@ class FastPath:
         info, key = target
         value = b"".join(body)
         try:
-            if self.batcher is None or len(value) > _BUFFER:
+            if len(value) > _BUFFER:
                 version = await AsyncNamespace(self.store, info, self.clock).put(key, value)
             else:
-                # What AsyncNamespace.put writes for a plain value, committed with the writes
-                # that arrive with it (batching.py).
+                # What AsyncNamespace.put writes for a plain value; where the store gains from
+                # it, committed with the writes that arrive with it (batching.py).
                 write = EntryWrite(
                     limits.validate_key(key),
                     limits.value_bytes(value),
@@ -236,7 +236,10 @@ class FastPath:
                     limits.resolve_expiration(None, None, self.clock()),
                     len(value),
                 )
-                version = await self.batcher.put(info.id, write)
+                if self.batcher is None:
+                    version = await self.store.put(info.id, write)
+                else:
+                    version = await self.batcher.put(info.id, write)
         except errors.KVError as e:
             await failure(e)(scope, receive, send)
             return None
