@@ -693,12 +693,16 @@ class AsyncRedisStore:
                 await pubsub.aclose()
         async with self._waiting:
             if self._pubsub is None:
-                # Subscribed once, then kept: a change published while the caller was reading
-                # the feed waits in the subscription, so no signal falls between two waits.
                 self._pubsub = self._signals.pubsub(ignore_subscribe_messages=True)
-                await self._pubsub.subscribe(self.keys.channel)
             try:
-                return await self._wait_subscribed(self._pubsub, position, seconds)
+                await self._pubsub.subscribe(self.keys.channel)
+                if await self._wait_subscribed(self._pubsub, position, seconds):
+                    # Signalled: the caller reads the feed, and under a write load goes on
+                    # reading it in pages without waiting. Unsubscribed meanwhile, it is not
+                    # woken by every write's message; the next wait subscribes and looks again.
+                    await self._pubsub.unsubscribe(self.keys.channel)
+                    return True
+                return False
             except (redis.exceptions.ConnectionError, OSError):
                 await self._drop_subscription()
                 raise
