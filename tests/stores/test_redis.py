@@ -154,6 +154,7 @@ async def test_puts_made_together_share_one_script_per_master_and_keep_their_ans
             return await write(puts)
 
         store._batches.clear()
+        store._bucket_batches.clear()
         store._write = recording  # type: ignore[method-assign,assignment]
         keys = [f"k{i}" for i in range(50)]
         results = await asyncio.gather(

@@ -154,6 +154,7 @@ class RedisStore:
         # Puts that arrive together are written by one script per node (see put), each node's
         # batch on its own: a put waits for its master only.
         self._batches: dict[str, Batch[_Put, int | None]] = {}
+        self._bucket_batches: dict[int, Batch[_Put, int | None]] = {}
 
     def _ready(self) -> int:
         if not self.buckets:
@@ -409,12 +410,16 @@ class RedisStore:
         return version
 
     def _batch_of(self, b: int) -> Batch[_Put, int | None]:
-        """The batch of the node that holds bucket b (by the client's map of the cluster: if
-        it is out of date, `_per_node` still sends each put where its bucket is)."""
-        node = self.client.get_node_from_key(self.keys.feed(b)).name if self._cluster else ""
-        batch = self._batches.get(node)
+        """The batch of the node that holds bucket b, as the client's map of the cluster
+        said when first asked: if the map changed since, `_per_node` still sends each put
+        where its bucket is now."""
+        batch = self._bucket_batches.get(b)
         if batch is None:
-            batch = self._batches[node] = Batch(self._write, in_flight=1)
+            node = self.client.get_node_from_key(self.keys.feed(b)).name if self._cluster else ""
+            batch = self._batches.get(node)
+            if batch is None:
+                batch = self._batches[node] = Batch(self._write, in_flight=1)
+            self._bucket_batches[b] = batch
         return batch
 
     def _write_blob(self, b: int, write: EntryWrite) -> str:
@@ -539,7 +544,9 @@ class RedisStore:
                 if isinstance(e, redis.exceptions.ResponseError) and lua.MOVED not in str(e):
                     raise
                 # The node no longer holds all these buckets (nothing was written): one call
-                # per bucket, routed by the client, which follows the cluster's redirections.
+                # per bucket, routed by the client, which follows the cluster's redirections;
+                # puts are batched by the client's new map from now on.
+                self._bucket_batches.clear()
                 replies = []
                 for unit in units:
                     replies += self._call_units(script, head, [unit])
@@ -660,7 +667,9 @@ class RedisStore:
         ids = parse_stream_position(position, buckets)
         replies = self._read_feeds(ids, limit)
         behind = False
-        merged: list[tuple[tuple[int, int], int, Change]] = []
+        # (stamp, seq, bucket, change): unique without the change, so plain tuple order.
+        merged: list[tuple[int, int, int, Change]] = []
+        namespaces: dict[bytes, str] = {}
         for b, reply in enumerate(replies):
             exists, last, trimmed, rest = reply[0], reply[1].decode(), reply[2].decode(), reply[3:]
             mine = stream_id_key(ids[b])
@@ -671,16 +680,20 @@ class RedisStore:
             ):
                 behind = True
             for i in range(0, len(rest), 3):
-                sid = rest[i].decode()
-                stamp = stream_id_key(sid)[0]
-                key = rest[i + 2][1:].decode() if rest[i + 2][:1] == b"1" else None
-                change = Change(lua.version_of(stamp, b), rest[i + 1].decode(), key, stamp / 1e6)
-                merged.append((stream_id_key(sid), b, change))
-        merged.sort(key=lambda item: (item[0], item[1]))
+                stamp_text, _, seq = rest[i].partition(b"-")
+                stamp = int(stamp_text)
+                raw_ns, raw_key = rest[i + 1], rest[i + 2]
+                nsid = namespaces.get(raw_ns)
+                if nsid is None:
+                    nsid = namespaces[raw_ns] = raw_ns.decode()
+                key = raw_key[1:].decode() if raw_key[:1] == b"1" else None
+                change = Change(lua.version_of(stamp, b), nsid, key, stamp / 1e6)
+                merged.append((stamp, int(seq or 0), b, change))
+        merged.sort()
         taken = merged[:limit]
-        for sid_key, b, _ in taken:
-            ids[b] = f"{sid_key[0]}-{sid_key[1]}"
-        return FeedPage([c for _, _, c in taken], stream_position(ids), behind)
+        for stamp, seq, b, _ in taken:
+            ids[b] = f"{stamp}-{seq}"
+        return FeedPage([c for _, _, _, c in taken], stream_position(ids), behind)
 
     def wait_for_changes(self, position: str | None, seconds: float) -> bool:
         if self._waiting.locked():
