@@ -279,6 +279,8 @@ class AsyncAll:
 
     @staticmethod
     async def of(*calls: Awaitable[T]) -> list[T]:
+        if len(calls) == 1:
+            return [await calls[0]]  # no task to make and schedule for a lone call
         return list(await asyncio.gather(*calls))
 
 
