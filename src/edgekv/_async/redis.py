@@ -168,7 +168,11 @@ class AsyncRedisStore:
     def _args(self, nsid: str) -> list[object]:
         return [*self._head(), nsid]
 
-    async def _check(self, namespace_id: str) -> None:
+    async def _open(self, namespace_id: str) -> None:
+        """Reads the bucket count and checks the namespace exists, once per store: the
+        callers test `namespace_id in self._known and self.buckets` before calling (every
+        read and write does, and most need nothing more)."""
+        await self._ready()
         if namespace_id not in self._known:
             if not await self.client.hexists(self.keys.namespaces, namespace_id):
                 raise errors.NamespaceNotFound()
@@ -306,8 +310,8 @@ class AsyncRedisStore:
     async def get(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
-        await self._ready()
-        await self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            await self._open(namespace_id)
         b, name = self._where(namespace_id, key)
         fields = await self.client.hmget(name, ["v", "b", "x", "m", "n"])
         entry = self._entry(b, fields, self._clock())
@@ -330,8 +334,8 @@ class AsyncRedisStore:
     async def get_many(
         self, namespace_id: str, keys: Sequence[str], *, cache_ttl: int | None = None
     ) -> list[StoredEntry | None]:
-        await self._ready()
-        await self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            await self._open(namespace_id)
         pipe = self.client.pipeline(transaction=False)
         places = [self._where(namespace_id, k) for k in keys]
         for _, name in places:
@@ -348,8 +352,8 @@ class AsyncRedisStore:
     async def open_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None, chunk_size: int = CHUNK
     ) -> tuple[StoredEntry, AsyncIterator[bytes]] | None:
-        await self._ready()
-        await self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            await self._open(namespace_id)
         b, name = self._where(namespace_id, key)
         fields = await self.client.hmget(name, ["v", "b", "x", "m", "n"])
         entry = self._entry(b, fields, self._clock())
@@ -381,8 +385,8 @@ class AsyncRedisStore:
         only_if_absent: bool = False,
         if_version: int | None = None,
     ) -> int:
-        await self._ready()
-        await self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            await self._open(namespace_id)
         b, name = self._where(namespace_id, write.key)
         mode, expected = "", ""
         if only_if_absent:
@@ -435,8 +439,8 @@ class AsyncRedisStore:
         return name
 
     async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
-        await self._ready()
-        await self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            await self._open(namespace_id)
         puts = []
         for w in writes:
             b, name = self._where(namespace_id, w.key)
@@ -572,8 +576,8 @@ class AsyncRedisStore:
         return groups
 
     async def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
-        await self._ready()
-        await self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            await self._open(namespace_id)
         for b, indexes in self._by_bucket(keys).items():
             for start in range(0, len(indexes), 500):
                 part = [keys[i] for i in indexes[start : start + 500]]
@@ -596,8 +600,9 @@ class AsyncRedisStore:
         *,
         cache_ttl: int | None = None,
     ) -> KeyPage:
-        buckets = await self._ready()
-        await self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            await self._open(namespace_id)
+        buckets = self.buckets
         low = b"[" + prefix.encode()
         if start_after is not None and start_after.encode() >= prefix.encode():
             low = b"(" + start_after.encode()
@@ -629,8 +634,8 @@ class AsyncRedisStore:
         return KeyPage(keys, len(found) <= limit)
 
     async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
-        await self._ready()
-        await self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            await self._open(namespace_id)
         b, name = self._where(namespace_id, key)
         if not -(1 << 63) <= by < 1 << 63:
             raise errors.BadRequest(NOT_AN_INTEGER)

@@ -169,7 +169,11 @@ class RedisStore:
     def _args(self, nsid: str) -> list[object]:
         return [*self._head(), nsid]
 
-    def _check(self, namespace_id: str) -> None:
+    def _open(self, namespace_id: str) -> None:
+        """Reads the bucket count and checks the namespace exists, once per store: the
+        callers test `namespace_id in self._known and self.buckets` before calling (every
+        read and write does, and most need nothing more)."""
+        self._ready()
         if namespace_id not in self._known:
             if not self.client.hexists(self.keys.namespaces, namespace_id):
                 raise errors.NamespaceNotFound()
@@ -307,8 +311,8 @@ class RedisStore:
     def get(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
-        self._ready()
-        self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            self._open(namespace_id)
         b, name = self._where(namespace_id, key)
         fields = self.client.hmget(name, ["v", "b", "x", "m", "n"])
         entry = self._entry(b, fields, self._clock())
@@ -331,8 +335,8 @@ class RedisStore:
     def get_many(
         self, namespace_id: str, keys: Sequence[str], *, cache_ttl: int | None = None
     ) -> list[StoredEntry | None]:
-        self._ready()
-        self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            self._open(namespace_id)
         pipe = self.client.pipeline(transaction=False)
         places = [self._where(namespace_id, k) for k in keys]
         for _, name in places:
@@ -349,8 +353,8 @@ class RedisStore:
     def open_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None, chunk_size: int = CHUNK
     ) -> tuple[StoredEntry, Iterator[bytes]] | None:
-        self._ready()
-        self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            self._open(namespace_id)
         b, name = self._where(namespace_id, key)
         fields = self.client.hmget(name, ["v", "b", "x", "m", "n"])
         entry = self._entry(b, fields, self._clock())
@@ -382,8 +386,8 @@ class RedisStore:
         only_if_absent: bool = False,
         if_version: int | None = None,
     ) -> int:
-        self._ready()
-        self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            self._open(namespace_id)
         b, name = self._where(namespace_id, write.key)
         mode, expected = "", ""
         if only_if_absent:
@@ -436,8 +440,8 @@ class RedisStore:
         return name
 
     def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
-        self._ready()
-        self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            self._open(namespace_id)
         puts = []
         for w in writes:
             b, name = self._where(namespace_id, w.key)
@@ -573,8 +577,8 @@ class RedisStore:
         return groups
 
     def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
-        self._ready()
-        self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            self._open(namespace_id)
         for b, indexes in self._by_bucket(keys).items():
             for start in range(0, len(indexes), 500):
                 part = [keys[i] for i in indexes[start : start + 500]]
@@ -597,8 +601,9 @@ class RedisStore:
         *,
         cache_ttl: int | None = None,
     ) -> KeyPage:
-        buckets = self._ready()
-        self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            self._open(namespace_id)
+        buckets = self.buckets
         low = b"[" + prefix.encode()
         if start_after is not None and start_after.encode() >= prefix.encode():
             low = b"(" + start_after.encode()
@@ -630,8 +635,8 @@ class RedisStore:
         return KeyPage(keys, len(found) <= limit)
 
     def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
-        self._ready()
-        self._check(namespace_id)
+        if namespace_id not in self._known or not self.buckets:
+            self._open(namespace_id)
         b, name = self._where(namespace_id, key)
         if not -(1 << 63) <= by < 1 << 63:
             raise errors.BadRequest(NOT_AN_INTEGER)
