@@ -545,7 +545,7 @@ class RedisStore:
             try:
                 return list(self._on_node(script, units[0].keys, args))
             except (*_MOVED, redis.exceptions.ResponseError) as e:
-                if isinstance(e, redis.exceptions.ResponseError) and lua.MOVED not in str(e):
+                if not isinstance(e, _MOVED) and lua.MOVED not in str(e):
                     raise
                 # The node no longer holds all these buckets (nothing was written): one call
                 # per bucket, routed by the client, which follows the cluster's redirections;
@@ -564,10 +564,18 @@ class RedisStore:
         node = self.client.get_node_from_key(keys[0])
         command = ("EVALSHA", script.sha, len(keys), *keys, *args)
         try:
-            return self.client.execute_command(*command, target_nodes=node)
+            # The node's own client: the call is routed already, and RedisCluster's layer
+            # (command policies, metrics, retries a write must not have) costs a fifth of it.
+            return node.execute_command(*command)
         except redis.exceptions.NoScriptError:
             self.client.script_load(script.script)
-            return self.client.execute_command(*command, target_nodes=node)
+            return node.execute_command(*command)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            # As RedisCluster does when a node is lost: learn the cluster's map again.
+            with contextlib.suppress(Exception):
+                self.client.nodes_manager.initialize()
+            self._bucket_batches.clear()
+            raise
 
     def _by_bucket(self, keys: Sequence[str]) -> dict[int, list[int]]:
         """Indexes of `keys` per bucket, buckets in order of their first key."""
