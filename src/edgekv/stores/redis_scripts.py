@@ -138,7 +138,7 @@ local function bucket(keys)
 end
 local function gone(b, nsid) return redis.call('SISMEMBER', b.deleted, nsid) == 1 end
 local published = false
--- The next stamp of a bucket: the master's clock in microseconds, above the bucket's last
+-- The next stamp of a bucket, as text: the master's clock in microseconds, above its last
 -- stamp. The first stamp a script takes in a bucket also applies retention: entries older than
 -- the horizon go, and the newest of them is remembered in field t of the stamp hash, so a
 -- reader whose position is older knows it missed changes.
@@ -162,15 +162,17 @@ local function next_stamp(b)
             redis.call('XTRIM', b.feed, 'MINID', bound)
         end
     end
-    redis.call('HSET', b.stamp, 's', fmt(b.last))
-    return b.last
+    local text = fmt(b.last)
+    redis.call('HSET', b.stamp, 's', text)
+    return text
 end
+-- Appends a change to the bucket's feed; its stamp as text (the entry's version).
 local function feed(b, nsid, key)
     local stamp = next_stamp(b)
     if key then
-        redis.call('XADD', b.feed, fmt(stamp) .. '-0', 'ns', nsid, 'k', key)
+        redis.call('XADD', b.feed, stamp .. '-0', 'ns', nsid, 'k', key)
     else
-        redis.call('XADD', b.feed, fmt(stamp) .. '-0', 'ns', nsid)
+        redis.call('XADD', b.feed, stamp .. '-0', 'ns', nsid)
     end
     if not published then
         redis.call('PUBLISH', channel, '')
@@ -189,9 +191,9 @@ local function store(b, nsid, entry, key, value, is_blob, meta, exp)
     redis.call('DEL', entry)
     local stamp = feed(b, nsid, key)
     if is_blob then
-        redis.call('HSET', entry, 'b', value, 'n', fmt(stamp))
+        redis.call('HSET', entry, 'b', value, 'n', stamp)
     else
-        redis.call('HSET', entry, 'v', value, 'n', fmt(stamp))
+        redis.call('HSET', entry, 'v', value, 'n', stamp)
     end
     if meta ~= '' then redis.call('HSET', entry, 'm', meta) end
     if exp ~= '' then
@@ -239,8 +241,8 @@ for _, unit in ipairs(todo) do
                     or (mode == 'version' and (not live or h[1] ~= f[e + 3])))
             end
             if ok then
-                stamps[#stamps + 1] = fmt(store(b, nsid, entry, key, f[e + 4], is_blob,
-                    f[e + 6], f[e + 7]))
+                stamps[#stamps + 1] = store(b, nsid, entry, key, f[e + 4], is_blob,
+                    f[e + 6], f[e + 7])
             else
                 if is_blob then redis.call('DEL', f[e + 4]) end
                 stamps[#stamps + 1] = false
@@ -291,7 +293,7 @@ if f[2] then return redis.error_reply('EDGEKV_NOT_AN_INTEGER') end
 local done = redis.pcall('HINCRBY', entry, 'v', by)
 if type(done) == 'table' and done.err then return redis.error_reply('EDGEKV_NOT_AN_INTEGER') end
 local stamp = feed(b, nsid, key)
-redis.call('HSET', entry, 'n', fmt(stamp))
+redis.call('HSET', entry, 'n', stamp)
 if exp ~= '' then
     redis.call('HSET', entry, 'x', exp)
     redis.call('EXPIRE', entry, math.max(1, math.ceil(tonumber(exp) - now + grace)))
@@ -353,7 +355,7 @@ return redis.call('ZCARD', KEYS[1])
 FEED_NAMESPACE = (
     _PRELUDE
     + """
-return fmt(feed(bucket(KEYS), ARGV[5], nil))
+return feed(bucket(KEYS), ARGV[5], nil)
 """
 )
 
