@@ -56,15 +56,17 @@ class Keys:
         self.meta = f"{tag}:meta"
         self.gone = f"{tag}:gone"
         self.channel = f"{prefix}:feed"
+        # Every read and write names keys of its bucket: the tags are made once.
+        self._tags = ["{" + f"{prefix}:{b}" + "}" for b in range(MAX_BUCKETS)]
 
     def tag(self, bucket: int) -> str:
-        return "{" + f"{self.prefix}:{bucket}" + "}"
+        return self._tags[bucket]
 
     def entry_prefix(self, bucket: int, nsid: str) -> str:
         return f"{self.tag(bucket)}:e:{nsid}:"
 
     def entry(self, bucket: int, nsid: str, key: str) -> str:
-        return self.entry_prefix(bucket, nsid) + key
+        return f"{self._tags[bucket]}:e:{nsid}:{key}"
 
     def index(self, bucket: int, nsid: str) -> str:
         return f"{self.tag(bucket)}:i:{nsid}"
