@@ -222,3 +222,23 @@ async def test_puts_to_a_deleted_namespace_fail_alone_in_a_shared_script() -> No
         assert await other.get("b") == "2"
     finally:
         await store.aclose()
+
+
+def test_the_sync_store_writes_and_reads_the_feed_over_several_buckets_of_a_master() -> None:
+    # The sync shell sends multi-bucket scripts through redis-py's sync node clients.
+    from edgekv._sync.redis import RedisStore
+
+    clock = FakeClock()
+    store = RedisStore(redis_cluster_url(), clock=clock)
+    kv = edgekv.KV(store, clock=clock, account_id=uuid.uuid4().hex)
+    try:
+        ns = kv.create_namespace("sync")
+        start = store.feed_position()
+        ns.bulk_put([{"key": f"s{i}", "value": f"v{i}"} for i in range(60)])
+        assert ns.put("one", "1") > 0
+        assert ns.get("s7") == "v7"
+        changes = store.changes(start, 1000).changes
+        keys = sorted(c.key for c in changes if c.namespace_id == ns.id and c.key is not None)
+        assert keys == sorted([*(f"s{i}" for i in range(60)), "one"])
+    finally:
+        store.close()

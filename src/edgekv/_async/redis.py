@@ -36,6 +36,7 @@ from edgekv.model import (
 )
 from edgekv.stores import redis_scripts as lua
 from edgekv.stores.feed import parse_stream_position, stream_id_key, stream_position
+from edgekv.stores.redis_nodes import AsyncNodeClient
 
 from .store import Direction, NamespaceOrder, chunks_of
 
@@ -565,10 +566,10 @@ class AsyncRedisStore:
         try:
             # The node's own client: the call is routed already, and RedisCluster's layer
             # (command policies, metrics, retries a write must not have) costs a fifth of it.
-            return await node.execute_command(*command)
+            return await AsyncNodeClient.call(node, *command)
         except redis.exceptions.NoScriptError:
             await self.client.script_load(script.script)
-            return await node.execute_command(*command)
+            return await AsyncNodeClient.call(node, *command)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
             # As RedisCluster does when a node is lost: learn the cluster's map again.
             with contextlib.suppress(Exception):

@@ -37,6 +37,7 @@ from edgekv.model import (
 )
 from edgekv.stores import redis_scripts as lua
 from edgekv.stores.feed import parse_stream_position, stream_id_key, stream_position
+from edgekv.stores.redis_nodes import NodeClient
 
 from .store import Direction, NamespaceOrder, chunks_of
 
@@ -566,10 +567,10 @@ class RedisStore:
         try:
             # The node's own client: the call is routed already, and RedisCluster's layer
             # (command policies, metrics, retries a write must not have) costs a fifth of it.
-            return node.execute_command(*command)
+            return NodeClient.call(node, *command)
         except redis.exceptions.NoScriptError:
             self.client.script_load(script.script)
-            return node.execute_command(*command)
+            return NodeClient.call(node, *command)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
             # As RedisCluster does when a node is lost: learn the cluster's map again.
             with contextlib.suppress(Exception):
