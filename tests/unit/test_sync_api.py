@@ -1,9 +1,11 @@
-"""The sync API (generated from the async one) behaves the same, on a real SQLite file."""
+"""The sync API (generated from the async one) behaves the same, on every central store: a
+SQLite file, PostgreSQL, Redis and a Redis Cluster (the sync shells of their drivers differ)."""
 
 from __future__ import annotations
 
 import io
 import tracemalloc
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 import edgekv
 from edgekv import errors
 from tests.clock import FakeClock
+from tests.stores import backends
 
 
 @pytest.fixture
@@ -19,9 +22,24 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def kv(tmp_path: Path, clock: FakeClock) -> Iterator[edgekv.KV]:
-    with edgekv.KV(edgekv.SQLiteStore(tmp_path / "kv.db", clock=clock), clock=clock) as opened:
+def _store(kind: str, tmp_path: Path, clock: FakeClock) -> edgekv.Store:
+    if kind == "sqlite":
+        return edgekv.SQLiteStore(tmp_path / "kv.db", clock=clock)
+    if kind == "postgres":
+        from edgekv._sync.postgres import PostgresStore
+
+        return PostgresStore(backends.postgres_url(), clock=clock)
+    from edgekv._sync.redis import RedisStore
+
+    url = backends.redis_url() if kind == "redis" else backends.redis_cluster_url()
+    return RedisStore(url, clock=clock)
+
+
+@pytest.fixture(params=["sqlite", "postgres", "redis", "redis-cluster"])
+def kv(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[edgekv.KV]:
+    store = _store(request.param, tmp_path, clock)
+    # A fresh account per test: the server stores are shared by the whole session.
+    with edgekv.KV(store, clock=clock, account_id=uuid.uuid4().hex) as opened:
         yield opened
 
 
