@@ -404,8 +404,9 @@ class AsyncRedisStore:
             value, is_blob = await self._write_blob(b, write), "1"
         exp = "" if write.expiration is None else write.expiration
         fields = [write.key, mode, expected, value, is_blob, write.metadata_json or "", exp]
-        # Concurrent puts share scripts: one round trip and one script per node for all the
-        # puts of a loop turn, instead of one each (the client's cost per call dominates).
+        # Concurrent puts to one master share a script: one round trip for all the puts that
+        # came while its previous script ran, instead of one each (the client's cost per call
+        # dominates a put's).
         version = await self._batch_of(b).submit(_Put(namespace_id, b, name, fields))
         if version is None:
             raise errors.PreconditionFailed(
