@@ -547,7 +547,7 @@ class RedisStore:
             try:
                 return list(self._on_node(script, units[0].keys, args))
             except (*_MOVED, redis.exceptions.ResponseError) as e:
-                if not isinstance(e, _MOVED) and lua.MOVED not in str(e):
+                if not isinstance(e, _MOVED) and lua.NOT_HERE not in str(e):
                     raise
                 # The node no longer holds all these buckets (nothing was written): one call
                 # per bucket, routed by the client, which follows the cluster's redirections;
