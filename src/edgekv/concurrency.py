@@ -261,7 +261,7 @@ class Batch(Generic[T, R]):
     def __init__(
         self, run: Callable[[list[T]], list[R | Exception]], in_flight: int | None = None
     ) -> None:
-        self._run = run
+        self._run = run  # in_flight: the async signature's; one call at a time here anyway
 
     def submit(self, item: T) -> R:
         result = self._run([item])[0]
