@@ -435,8 +435,7 @@ class AsyncPostgresStore:
             metas.append(w.metadata_json)
             exps.append(w.expiration)
         pool = await self._open()
-        async with pool.connection() as conn, conn.transaction():
-            await conn.execute(self._sql.write_lock)
+        async with pool.connection() as conn:
             cur = await conn.execute(self._sql.upsert_many, (nsid, keys, values, metas, exps))
             versions = [int(row[0]) for row in await cur.fetchall()]
         by_key = {writes[i].key: v for i, v in zip(order, sorted(versions), strict=True)}

@@ -436,8 +436,7 @@ class PostgresStore:
             metas.append(w.metadata_json)
             exps.append(w.expiration)
         pool = self._open()
-        with pool.connection() as conn, conn.transaction():
-            conn.execute(self._sql.write_lock)
+        with pool.connection() as conn:
             cur = conn.execute(self._sql.upsert_many, (nsid, keys, values, metas, exps))
             versions = [int(row[0]) for row in cur.fetchall()]
         by_key = {writes[i].key: v for i, v in zip(order, sorted(versions), strict=True)}

@@ -184,11 +184,13 @@ class Statements:
 
     @property
     def upsert_many(self) -> str:
-        # Runs after write_lock in the same transaction.
+        # One statement, one round trip: the lock as in `upsert` (a transaction around a
+        # separate lock statement cost three more round trips per group commit).
         return self.format(
-            "INSERT INTO {s}.entries AS e (nsid, key, value, blob_id, metadata, expiration, version)"
+            f"WITH l AS MATERIALIZED (SELECT {self._lock})"
+            " INSERT INTO {s}.entries AS e (nsid, key, value, blob_id, metadata, expiration, version)"
             " SELECT %s, k, v, NULL, m, x, nextval('{s}.versions')"
-            " FROM unnest(%s::bytea[], %b::bytea[], %s::text[], %s::bigint[])"
+            " FROM l, unnest(%s::bytea[], %b::bytea[], %s::text[], %s::bigint[])"
             " WITH ORDINALITY AS t(k, v, m, x, i) ORDER BY i"
             " ON CONFLICT (nsid, key) DO UPDATE SET value = excluded.value,"
             " blob_id = NULL, metadata = excluded.metadata,"
