@@ -115,6 +115,40 @@ async def test_a_feed_trimmed_past_a_position_says_it_is_behind() -> None:
         await store.aclose()
 
 
+async def test_retention_trims_by_the_oldest_stamp_kept_in_the_stamp_hash() -> None:
+    # A write looks at the stream only when the oldest entry (field o of the bucket's stamp
+    # hash) is past the horizon. The field is never newer than the stream's oldest entry (ids
+    # only grow); one older (the stream removed behind its back) heals when it comes due.
+    clock = FakeClock()
+    prefix = f"{REDIS_PREFIX}-{uuid.uuid4().hex[:8]}"  # its own bucket count: one
+    store = AsyncRedisStore(redis_url(), prefix=prefix, clock=clock, buckets=1, feed_retention=0.2)
+    kv = edgekv.AsyncKV(store, clock=clock, account_id=uuid.uuid4().hex)
+    try:
+        ns = await kv.create_namespace("retained")
+        old = await store.feed_position()
+        for i in range(5):
+            await ns.put(f"k{i}", "v")
+        feed = store.keys.feed(0)
+        assert await store.client.xlen(feed) >= 5
+        await asyncio.sleep(0.3)  # the master's clock decides what is past retention
+        await ns.put("late", "v")
+        assert await store.client.xlen(feed) == 1
+        assert (await store.changes(old)).behind
+        oldest = int((await store.client.xrange(feed, count=1))[0][0].split(b"-")[0])
+        assert int(await store.client.hget(store.keys.stamp(0), "o")) == oldest
+        await store.client.delete(feed)
+        await ns.put("after", "v")
+        await asyncio.sleep(0.3)
+        await ns.put("later", "v")
+        here = await store.client.xrange(feed)
+        assert [fields[b"k"] for _, fields in here] == [b"later"]
+        assert int(await store.client.hget(store.keys.stamp(0), "o")) == int(
+            here[0][0].split(b"-")[0]
+        )
+    finally:
+        await store.aclose()
+
+
 async def test_writes_to_a_namespace_deleted_elsewhere_are_refused() -> None:
     clock = FakeClock()
     one, ns = await _namespace(redis_url(), clock)
