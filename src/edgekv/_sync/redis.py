@@ -85,6 +85,14 @@ class _Put:
         self.entry, self.fields = entry, fields
 
 
+def _framed(units: list[_Unit]) -> bytes:
+    """The units of a MULTI_BUCKET script as its one framed argument."""
+    fields: list[Any] = []
+    for unit in units:
+        fields += (len(unit.keys), *unit.keys, len(unit.args), *unit.args)
+    return lua.frame(fields)
+
+
 class RedisStore:
     """A central store in Redis 7 or a Redis Cluster; see docs/stores.md for the settings."""
 
@@ -152,6 +160,7 @@ class RedisStore:
         self._remove = register(lua.DELETE_NAMESPACE)
         self._known: set[str] = set()
         self._cluster = isinstance(self.client, RedisCluster)
+        self._nodes = NodeClient(self.client)
         # Puts that arrive together are written by one script per node (see put), each node's
         # batch on its own: a put waits for its master only.
         self._batches: dict[str, Batch[_Put, int | None]] = {}
@@ -537,15 +546,9 @@ class RedisStore:
         return replies
 
     def _call_units(self, script: Any, head: list[Any], units: list[_Unit]) -> list[Any]:
-        fields: list[Any] = []
-        for unit in units:
-            fields += (len(unit.keys), *unit.keys, len(unit.args), *unit.args)
-        args = [*head, lua.frame(fields)]
         try:
-            if len(units) == 1 or not self._cluster:
-                return list(script(keys=units[0].keys, args=args))
             try:
-                return list(self._on_node(script, units[0].keys, args))
+                return list(self._on_node(script, units[0].keys, [*head, _framed(units)]))
             except (*_MOVED, redis.exceptions.ResponseError) as e:
                 if not isinstance(e, _MOVED) and lua.NOT_HERE not in str(e):
                     raise
@@ -555,28 +558,28 @@ class RedisStore:
                 self._bucket_batches.clear()
                 replies = []
                 for unit in units:
-                    replies += self._call_units(script, head, [unit])
+                    args = [*head, _framed([unit])]
+                    replies += list(script(keys=unit.keys, args=args))
                 return replies
         except Exception as e:
             return [e] * len(units)
 
     def _on_node(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        """EVALSHA on the node that holds `keys` (the first unit's): the other units' keys are
-        arguments, which the client does not route by."""
-        node = self.client.get_node_from_key(keys[0])
+        """EVALSHA on the node that holds `keys` (the first unit's), by the store's own lane to
+        it (redis_nodes): the other units' keys are arguments, which no client routes by."""
+        node = self.client.get_node_from_key(keys[0]) if self._cluster else None
         command = ("EVALSHA", script.sha, len(keys), *keys, *args)
         try:
-            # The node's own client: the call is routed already, and RedisCluster's layer
-            # (command policies, metrics, retries a write must not have) costs a fifth of it.
-            return NodeClient.call(node, *command)
+            return self._nodes.call(node, *command)
         except redis.exceptions.NoScriptError:
             self.client.script_load(script.script)
-            return NodeClient.call(node, *command)
+            return self._nodes.call(node, *command)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-            # As RedisCluster does when a node is lost: learn the cluster's map again.
-            with contextlib.suppress(Exception):
-                self.client.nodes_manager.initialize()
-            self._bucket_batches.clear()
+            if self._cluster:
+                # As RedisCluster does when a node is lost: learn the cluster's map again.
+                with contextlib.suppress(Exception):
+                    self.client.nodes_manager.initialize()
+                self._bucket_batches.clear()
             raise
 
     def _by_bucket(self, keys: Sequence[str]) -> dict[int, list[int]]:
@@ -682,33 +685,40 @@ class RedisStore:
         ids = parse_stream_position(position, buckets)
         replies = self._read_feeds(ids, limit)
         behind = False
-        # (stamp, seq, bucket, change): unique without the change, so plain tuple order.
-        merged: list[tuple[int, int, int, Change]] = []
+        # (stamp, bucket, change): unique without the change, so plain tuple order. Every edge
+        # reads every change, so this loop is written for speed.
+        merged: list[tuple[int, int, Change]] = []
         namespaces: dict[bytes, str] = {}
-        for b, reply in enumerate(replies):
-            exists, last, trimmed, rest = reply[0], reply[1].decode(), reply[2].decode(), reply[3:]
+        last_read: dict[int, bytes] = {}
+        for b, (exists, last, trimmed, read, in_namespace, keys) in enumerate(replies):
             mine = stream_id_key(ids[b])
             if position is not None and (
-                stream_id_key(trimmed) > mine
-                or mine > stream_id_key(last)
+                stream_id_key(trimmed.decode()) > mine
+                or mine > stream_id_key(last.decode())
                 or (not exists and ids[b] != "0-0")
             ):
                 behind = True
-            for i in range(0, len(rest), 3):
-                stamp_text, _, seq = rest[i].partition(b"-")
-                stamp = int(stamp_text)
-                raw_ns, raw_key = rest[i + 1], rest[i + 2]
+            if not read:
+                continue
+            last_read[b] = read[-1]
+            for stream_id, raw_ns, raw_key in zip(read, in_namespace, keys, strict=True):
+                # Ids are `<stamp>-0` (the write scripts choose them).
+                stamp = int(stream_id[:-2])
                 nsid = namespaces.get(raw_ns)
                 if nsid is None:
                     nsid = namespaces[raw_ns] = raw_ns.decode()
-                key = raw_key[1:].decode() if raw_key[:1] == b"1" else None
-                change = Change(lua.version_of(stamp, b), nsid, key, stamp / 1e6)
-                merged.append((stamp, int(seq or 0), b, change))
+                key = None if raw_key is None else raw_key.decode()
+                change = Change((stamp << lua.BUCKET_BITS) | b, nsid, key, stamp / 1e6)
+                merged.append((stamp, b, change))
         merged.sort()
-        taken = merged[:limit]
-        for stamp, seq, b, _ in taken:
-            ids[b] = f"{stamp}-{seq}"
-        return FeedPage([c for _, _, _, c in taken], stream_position(ids), behind)
+        if len(merged) <= limit:
+            for b, stream_id in last_read.items():
+                ids[b] = stream_id.decode()
+        else:
+            del merged[limit:]
+            for stamp, b, _ in merged:
+                ids[b] = f"{stamp}-0"
+        return FeedPage([c for _, _, c in merged], stream_position(ids), behind)
 
     def wait_for_changes(self, position: str | None, seconds: float) -> bool:
         if self._waiting.locked():
@@ -765,6 +775,7 @@ class RedisStore:
         return 0
 
     def close(self) -> None:
+        self._nodes.close()
         self._drop_subscription()
         if self._signals is not self.client:
             self._signals.close()

@@ -405,7 +405,9 @@ return stamp
 
 # Reads the feeds of several buckets of one node: a unit is a bucket's feed and stamp hash, and
 # as argument the last id read from it. ARGV[1] count. Returns per unit {exists, last id,
-# newest trimmed id, id1, namespace1, key1, ...}; a key is '1' + key, or '0' for a namespace.
+# newest trimmed id, ids, namespaces, keys}: the changes as three lists (an edge reads every
+# change of every edge: three flat lists are the least work for the script and the reader); a
+# key is nil for a change of the whole namespace.
 FEED_READ = (
     MULTI_BUCKET
     + """
@@ -414,23 +416,17 @@ for _, unit in ipairs(todo) do
     local feed, stamps, after = unit.keys[1], unit.keys[2], unit.f[unit.at]
     local reply
     if redis.call('EXISTS', feed) == 0 then
-        reply = {0, '0-0', '0-0'}
+        reply = {0, '0-0', '0-0', {}, {}, {}}
     else
-        reply = {1, (redis.call('HGET', stamps, 's') or '0') .. '-0',
-            redis.call('HGET', stamps, 't') or '0-0'}
+        local s = redis.call('HMGET', stamps, 's', 't')
+        local ids, namespaces, keys = {}, {}, {}
         if count > 0 then
-            for _, item in ipairs(redis.call('XRANGE', feed, '(' .. after, '+', 'COUNT', count)) do
-                local ns, key = '', false
+            for n, item in ipairs(redis.call('XRANGE', feed, '(' .. after, '+', 'COUNT', count)) do
                 local fields = item[2]
-                for j = 1, #fields, 2 do
-                    if fields[j] == 'ns' then ns = fields[j + 1] end
-                    if fields[j] == 'k' then key = fields[j + 1] end
-                end
-                reply[#reply + 1] = item[1]
-                reply[#reply + 1] = ns
-                if key then reply[#reply + 1] = '1' .. key else reply[#reply + 1] = '0' end
+                ids[n], namespaces[n], keys[n] = item[1], fields[2], fields[4] or false
             end
         end
+        reply = {1, (s[1] or '0') .. '-0', s[2] or '0-0', ids, namespaces, keys}
     end
     out[#out + 1] = reply
 end

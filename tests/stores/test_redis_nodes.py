@@ -1,0 +1,75 @@
+"""The store's own lane to a Redis node (edgekv.stores.redis_nodes), against a real Redis: calls
+pipelined on one connection each get their own answer; a timeout or a lost connection fails
+the calls waiting, and the next call connects again."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import redis.asyncio
+import redis.exceptions
+
+from edgekv.stores.redis_nodes import AsyncNodeClient
+from tests.stores.backends import redis_url
+
+
+def _client(**kwargs: object) -> redis.asyncio.Redis:
+    return redis.asyncio.Redis.from_url(redis_url().split("?")[0], **kwargs)  # type: ignore[arg-type]
+
+
+async def test_calls_pipelined_on_one_connection_each_get_their_own_answer() -> None:
+    client = _client()
+    nodes = AsyncNodeClient(client)
+    try:
+        echoes = [nodes.call(None, "ECHO", f"call {i}") for i in range(200)]
+        missing = nodes.call(None, "EVALSHA", "0" * 40, 0)  # an error answer, in the middle
+        more = [nodes.call(None, "ECHO", f"after {i}") for i in range(50)]
+        got = await asyncio.gather(*echoes, missing, *more, return_exceptions=True)
+        assert got[:200] == [f"call {i}".encode() for i in range(200)]
+        assert isinstance(got[200], redis.exceptions.NoScriptError)
+        assert got[201:] == [f"after {i}".encode() for i in range(50)]
+        assert len(nodes.lanes) == 1
+        ids = {await nodes.call(None, "CLIENT", "ID") for _ in range(3)}
+        assert len(ids) == 1  # one connection
+    finally:
+        await nodes.aclose()
+        await client.aclose()
+
+
+async def test_a_call_that_times_out_fails_and_the_next_connects_again() -> None:
+    client = _client(socket_timeout=0.2)  # the lane bounds each call by the client's timeout
+    nodes = AsyncNodeClient(client)
+    key = f"edgekv-test-lane-{uuid.uuid4().hex}"
+    try:
+        first = await nodes.call(None, "CLIENT", "ID")
+        waiting = asyncio.gather(
+            nodes.call(None, "BLPOP", key, 2), nodes.call(None, "PING"), return_exceptions=True
+        )
+        blocked, queued = await waiting
+        assert isinstance(blocked, redis.exceptions.TimeoutError)
+        # Behind the blocked call, the ping's answer could not be told from the blocked one's.
+        assert isinstance(queued, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError)
+        assert await nodes.call(None, "PING") in (b"PONG", True)
+        assert await nodes.call(None, "CLIENT", "ID") != first
+    finally:
+        await nodes.aclose()
+        await client.aclose()
+
+
+async def test_a_lost_connection_fails_the_waiting_calls_and_is_made_again() -> None:
+    client = _client()
+    nodes = AsyncNodeClient(client)
+    key = f"edgekv-test-lane-{uuid.uuid4().hex}"
+    try:
+        lane_id = await nodes.call(None, "CLIENT", "ID")
+        blocked = asyncio.create_task(nodes.call(None, "BLPOP", key, 5))
+        await asyncio.sleep(0.1)
+        assert await client.client_kill_filter(_id=lane_id) == 1
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await asyncio.wait_for(blocked, 2)
+        assert await nodes.call(None, "ECHO", "again") == b"again"
+    finally:
+        await nodes.aclose()
+        await client.aclose()
