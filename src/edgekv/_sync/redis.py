@@ -165,6 +165,9 @@ class RedisStore:
         # batch on its own: a put waits for its master only.
         self._batches: dict[str, Batch[_Put, int | None]] = {}
         self._bucket_batches: dict[int, Batch[_Put, int | None]] = {}
+        # The node of each bucket, and each (bucket, namespace)'s keys: looked up per put.
+        self._bucket_nodes: dict[int, Any] = {}
+        self._unit_keys: dict[tuple[int, str], list[str]] = {}
 
     def _ready(self) -> int:
         if not self.buckets:
@@ -430,12 +433,36 @@ class RedisStore:
         where its bucket is now."""
         batch = self._bucket_batches.get(b)
         if batch is None:
-            node = self.client.get_node_from_key(self.keys.feed(b)).name if self._cluster else ""
-            batch = self._batches.get(node)
+            node = self._node_of(b)
+            name = "" if node is None else node.name
+            batch = self._batches.get(name)
             if batch is None:
-                batch = self._batches[node] = Batch(self._write, in_flight=1)
+                batch = self._batches[name] = Batch(self._write, in_flight=1)
             self._bucket_batches[b] = batch
         return batch
+
+    def _node_of(self, b: int) -> Any:
+        """The cluster node that holds bucket b, as the client's map says (None: not a
+        cluster); kept until `_forget_nodes`."""
+        if not self._cluster:
+            return None
+        node = self._bucket_nodes.get(b)
+        if node is None:
+            node = self._bucket_nodes[b] = self.client.get_node_from_key(self.keys.feed(b))
+        return node
+
+    def _forget_nodes(self) -> None:
+        """The cluster's map changed: buckets are looked up, and puts batched, anew."""
+        self._bucket_nodes.clear()
+        self._bucket_batches.clear()
+
+    def _bucket_keys(self, b: int, nsid: str) -> list[str]:
+        found = self._unit_keys.get((b, nsid))
+        if found is None:
+            if len(self._unit_keys) >= 1 << 16:
+                self._unit_keys.clear()
+            found = self._unit_keys[(b, nsid)] = self.keys.bucket_keys(b, nsid)
+        return found
 
     def _write_blob(self, b: int, write: EntryWrite) -> str:
         name = self.keys.blob(b, uuid.uuid4().hex)
@@ -491,7 +518,7 @@ class RedisStore:
                     args.append(puts[i].entry)
                     args += puts[i].fields
                 parts.append((nsid, part))
-                units.append(_Unit(b, self.keys.bucket_keys(b, nsid), args))
+                units.append(_Unit(b, self._bucket_keys(b, nsid), args))
         out: list[int | Exception | None] = [None] * len(puts)
         for (nsid, part), unit, reply in zip(
             parts,
@@ -518,8 +545,8 @@ class RedisStore:
         arguments) for the units it holds; each unit's reply, or the exception its call raised."""
         by_node: dict[str, list[int]] = {}
         for i, unit in enumerate(units):
-            node = self.client.get_node_from_key(unit.keys[0]).name if self._cluster else ""
-            by_node.setdefault(node, []).append(i)
+            node = self._node_of(unit.bucket)
+            by_node.setdefault("" if node is None else node.name, []).append(i)
         replies: list[Any] = [None] * len(units)
 
         def run_node(indexes: list[int]) -> list[tuple[int, Any]]:
@@ -548,14 +575,14 @@ class RedisStore:
     def _call_units(self, script: Any, head: list[Any], units: list[_Unit]) -> list[Any]:
         try:
             try:
-                return list(self._on_node(script, units[0].keys, [*head, _framed(units)]))
+                return list(self._on_node(script, units[0], [*head, _framed(units)]))
             except (*_MOVED, redis.exceptions.ResponseError) as e:
                 if not isinstance(e, _MOVED) and lua.NOT_HERE not in str(e):
                     raise
                 # The node no longer holds all these buckets (nothing was written): one call
                 # per bucket, routed by the client, which follows the cluster's redirections;
                 # puts are batched by the client's new map from now on.
-                self._bucket_batches.clear()
+                self._forget_nodes()
                 replies = []
                 for unit in units:
                     args = [*head, _framed([unit])]
@@ -564,11 +591,12 @@ class RedisStore:
         except Exception as e:
             return [e] * len(units)
 
-    def _on_node(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        """EVALSHA on the node that holds `keys` (the first unit's), by the store's own lane to
-        it (redis_nodes): the other units' keys are arguments, which no client routes by."""
-        node = self.client.get_node_from_key(keys[0]) if self._cluster else None
-        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+    def _on_node(self, script: Any, first: _Unit, args: list[Any]) -> Any:
+        """EVALSHA on the node that holds the `first` unit's bucket, by the store's own lane
+        to it (redis_nodes), the first unit's keys declared: the other units' keys are
+        arguments, which no client routes by."""
+        node = self._node_of(first.bucket)
+        command = ("EVALSHA", script.sha, len(first.keys), *first.keys, *args)
         try:
             return self._nodes.call(node, *command)
         except redis.exceptions.NoScriptError:
@@ -579,7 +607,7 @@ class RedisStore:
                 # As RedisCluster does when a node is lost: learn the cluster's map again.
                 with contextlib.suppress(Exception):
                     self.client.nodes_manager.initialize()
-                self._bucket_batches.clear()
+                self._forget_nodes()
             raise
 
     def _by_bucket(self, keys: Sequence[str]) -> dict[int, list[int]]:
