@@ -63,6 +63,7 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
 # The slots a multi-bucket script meant for one node are no longer all there (a resharding or
 # a failover): Redis refuses such a script before running it, so it can be run again.
 _MOVED = (MovedError, AskError, TryAgainError, ClusterDownError)
+Id = tuple[int, int]  # a stream id's (ms, seq)
 
 
 class _Unit:
@@ -168,6 +169,9 @@ class RedisStore:
         # The node of each bucket, and each (bucket, namespace)'s keys: looked up per put.
         self._bucket_nodes: dict[int, Any] = {}
         self._unit_keys: dict[tuple[int, str], list[str]] = {}
+        # Feed reads: each bucket's feed and stamp keys, and the position last returned.
+        self._feed_keys: list[list[str]] = []
+        self._last_position: tuple[str, list[str], list[Id]] | None = None
 
     def _ready(self) -> int:
         if not self.buckets:
@@ -694,9 +698,9 @@ class RedisStore:
     def _read_feeds(self, ids: list[str], count: int) -> list[list[Any]]:
         # One script per node for the buckets it holds (a cluster pipeline refuses scripts):
         # what feed delay is made of is round trips, and a follower reads every few ms.
-        units = [
-            _Unit(b, [self.keys.feed(b), self.keys.stamp(b)], [ids[b]]) for b in range(len(ids))
-        ]
+        if len(self._feed_keys) != len(ids):
+            self._feed_keys = [[self.keys.feed(b), self.keys.stamp(b)] for b in range(len(ids))]
+        units = [_Unit(b, keys, [ids[b]]) for b, keys in enumerate(self._feed_keys)]
         replies = self._per_node(self._feed_read, [count], units)
         for reply in replies:
             if isinstance(reply, Exception):
@@ -708,21 +712,30 @@ class RedisStore:
         replies = self._read_feeds(["0-0"] * buckets, 0)
         return stream_position([reply[1].decode() for reply in replies])
 
+    def _parse_position(self, position: str | None, buckets: int) -> tuple[list[str], list[Id]]:
+        """The ids of a position and their (ms, seq): the position a follower passes is the
+        one the store returned last, parsed then."""
+        memo = self._last_position
+        if memo is not None and memo[0] == position:
+            return list(memo[1]), memo[2]
+        ids = parse_stream_position(position, buckets)
+        return ids, [stream_id_key(i) for i in ids]
+
     def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
         buckets = self._ready()
-        ids = parse_stream_position(position, buckets)
+        ids, mine = self._parse_position(position, buckets)
         replies = self._read_feeds(ids, limit)
         behind = False
         # (stamp, bucket, change): unique without the change, so plain tuple order. Every edge
-        # reads every change, so this loop is written for speed.
+        # reads every change, so this loop is written for speed. The ids the scripts give
+        # are `<stamp>-0` (the write scripts choose them).
         merged: list[tuple[int, int, Change]] = []
         namespaces: dict[bytes, str] = {}
         last_read: dict[int, bytes] = {}
         for b, (exists, last, trimmed, read, in_namespace, keys) in enumerate(replies):
-            mine = stream_id_key(ids[b])
             if position is not None and (
-                stream_id_key(trimmed.decode()) > mine
-                or mine > stream_id_key(last.decode())
+                (int(trimmed[:-2]), 0) > mine[b]
+                or mine[b] > (int(last[:-2]), 0)
                 or (not exists and ids[b] != "0-0")
             ):
                 behind = True
@@ -730,7 +743,6 @@ class RedisStore:
                 continue
             last_read[b] = read[-1]
             for stream_id, raw_ns, raw_key in zip(read, in_namespace, keys, strict=True):
-                # Ids are `<stamp>-0` (the write scripts choose them).
                 stamp = int(stream_id[:-2])
                 nsid = namespaces.get(raw_ns)
                 if nsid is None:
@@ -739,14 +751,19 @@ class RedisStore:
                 change = Change((stamp << lua.BUCKET_BITS) | b, nsid, key, stamp / 1e6)
                 merged.append((stamp, b, change))
         merged.sort()
+        read_to = list(mine)
         if len(merged) <= limit:
             for b, stream_id in last_read.items():
                 ids[b] = stream_id.decode()
+                read_to[b] = (int(stream_id[:-2]), 0)
         else:
             del merged[limit:]
             for stamp, b, _ in merged:
                 ids[b] = f"{stamp}-0"
-        return FeedPage([c for _, _, c in merged], stream_position(ids), behind)
+                read_to[b] = (stamp, 0)
+        new = stream_position(ids)
+        self._last_position = (new, ids, read_to)
+        return FeedPage([c for _, _, c in merged], new, behind)
 
     def wait_for_changes(self, position: str | None, seconds: float) -> bool:
         if self._waiting.locked():
