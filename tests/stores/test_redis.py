@@ -149,6 +149,43 @@ async def test_retention_trims_by_the_oldest_stamp_kept_in_the_stamp_hash() -> N
         await store.aclose()
 
 
+async def test_writes_publish_only_while_a_reader_waits() -> None:
+    clock = FakeClock()
+    store, ns = await _namespace(redis_url(), clock)
+    listener = store._signals.pubsub(ignore_subscribe_messages=True)
+    try:
+        await listener.subscribe(store.keys.channel)
+
+        async def messages() -> int:
+            n = 0
+            while await listener.get_message(timeout=0.2) is not None:
+                n += 1
+            return n
+
+        await messages()
+        for i in range(5):
+            await ns.put(f"quiet{i}", "v")
+        assert await messages() == 0  # nobody waited: no signal
+        position = await store.feed_position()
+        waiting = asyncio.create_task(store.wait_for_changes(position, 30))
+        await asyncio.sleep(0.2)
+        await ns.put("woken", "v")
+        assert await asyncio.wait_for(waiting, 5) is True  # signalled, not timed out
+        assert await messages() == 1
+        # The signalling write cleared its bucket's mark: the next write there is quiet.
+        b = redis_scripts.bucket_of("woken", store.buckets)
+        same = next(
+            k
+            for k in (f"k{i}" for i in range(1000))
+            if redis_scripts.bucket_of(k, store.buckets) == b
+        )
+        await ns.put(same, "v")
+        assert await messages() == 0
+    finally:
+        await listener.aclose()
+        await store.aclose()
+
+
 async def test_writes_to_a_namespace_deleted_elsewhere_are_refused() -> None:
     clock = FakeClock()
     one, ns = await _namespace(redis_url(), clock)

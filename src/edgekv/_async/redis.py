@@ -694,13 +694,13 @@ class AsyncRedisStore:
 
     # change feed and housekeeping
 
-    async def _read_feeds(self, ids: list[str], count: int) -> list[list[Any]]:
+    async def _read_feeds(self, ids: list[str], count: int, watch: bool = False) -> list[list[Any]]:
         # One script per node for the buckets it holds (a cluster pipeline refuses scripts):
         # what feed delay is made of is round trips, and a follower reads every few ms.
         if len(self._feed_keys) != len(ids):
             self._feed_keys = [[self.keys.feed(b), self.keys.stamp(b)] for b in range(len(ids))]
         units = [_Unit(b, keys, [ids[b]]) for b, keys in enumerate(self._feed_keys)]
-        replies = await self._per_node(self._feed_read, [count], units)
+        replies = await self._per_node(self._feed_read, [count, "1" if watch else "0"], units)
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
@@ -791,17 +791,18 @@ class AsyncRedisStore:
                 raise
 
     async def _wait_subscribed(self, pubsub: Any, position: str | None, seconds: float) -> bool:
-        # Subscribed first, then looked: a change after the look is a message we get.
+        # Subscribed first, then looked, asking the next write to each bucket to publish
+        # (watch): a change after the look is a message we get.
         buckets = await self._ready()
         ids = parse_stream_position(position, buckets)
-        replies = await self._read_feeds(["0-0"] * buckets, 0)
+        replies = await self._read_feeds(["0-0"] * buckets, 0, watch=True)
         if any(stream_id_key(r[1].decode()) > stream_id_key(ids[b]) for b, r in enumerate(replies)):
             return True
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             if await pubsub.get_message(timeout=left) is not None:
-                # Every write publishes; one read of the feed answers them all, so drain what
-                # queued up (a burst of writes must not become a burst of feed reads).
+                # Writes publish while someone waits; one read of the feed answers them all,
+                # so drain what queued up (a burst must not become a burst of feed reads).
                 while await pubsub.get_message(timeout=0) is not None:
                     pass
                 return True

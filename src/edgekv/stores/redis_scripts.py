@@ -172,9 +172,9 @@ local function next_stamp(s)
         local t = redis.call('TIME')
         clock = tonumber(t[1]) * 1000000 + tonumber(t[2])
     end
-    local h = redis.call('HMGET', s.stamp, 's', 'o')
+    local h = redis.call('HMGET', s.stamp, 's', 'o', 'w')
     local stamp = math.max(clock, tonumber(h[1] or '0') + 1, drawn + 1)
-    s.last, drawn = stamp, stamp
+    s.last, drawn, s.watched = stamp, stamp, h[3]
     touched[#touched + 1] = s
     local oldest = tonumber(h[2]) or first_stamp(s.feed) or stamp
     local horizon = stamp - retention
@@ -193,6 +193,7 @@ end
 local function finish()
     for _, s in ipairs(touched) do
         redis.call('HSET', s.stamp, 's', fmt(s.last), 'o', fmt(s.oldest))
+        if s.watched then redis.call('HDEL', s.stamp, 'w') end
     end
     touched = {}
 end
@@ -204,7 +205,10 @@ local function feed(b, nsid, key)
     else
         redis.call('XADD', b.state.feed, stamp .. '-0', 'ns', nsid)
     end
-    if not published then
+    -- Signalled only if a reader waits (field w, see FEED_READ): under a write load readers
+    -- read on without waiting, and a publish per script cost each master (a cluster sends
+    -- every message to every node) more than the script's writes.
+    if b.state.watched and not published then
         redis.call('PUBLISH', channel, '')
         published = true
     end
@@ -404,16 +408,19 @@ return stamp
 )
 
 # Reads the feeds of several buckets of one node: a unit is a bucket's feed and stamp hash, and
-# as argument the last id read from it. ARGV[1] count. Returns per unit {exists, last id,
+# as argument the last id read from it. ARGV[1] count, ARGV[2] '1' if the reader is about to
+# wait: it is subscribed to the channel, and field w of each stamp hash asks the next write
+# to the bucket to publish (and clear it). Returns per unit {exists, last id,
 # newest trimmed id, ids, namespaces, keys}: the changes as three lists (an edge reads every
 # change of every edge: three flat lists are the least work for the script and the reader); a
 # key is nil for a change of the whole namespace.
 FEED_READ = (
     MULTI_BUCKET
     + """
-local count, todo, out = tonumber(ARGV[1]), units(ARGV[2]), {}
+local count, watch, todo, out = tonumber(ARGV[1]), ARGV[2] == '1', units(ARGV[3]), {}
 for _, unit in ipairs(todo) do
     local feed, stamps, after = unit.keys[1], unit.keys[2], unit.f[unit.at]
+    if watch then redis.call('HSET', stamps, 'w', '1') end
     local reply
     if redis.call('EXISTS', feed) == 0 then
         reply = {0, '0-0', '0-0', {}, {}, {}}
