@@ -218,7 +218,7 @@ async def test_puts_made_together_share_one_script_per_master_and_keep_their_ans
     try:
         await ns.put("taken", "old")
         calls: list[int] = []
-        write = store._write
+        write = store._write_batch
 
         async def recording(puts: list[Any]) -> list[Any]:
             calls.append(len(puts))
@@ -226,7 +226,7 @@ async def test_puts_made_together_share_one_script_per_master_and_keep_their_ans
 
         store._batches.clear()
         store._bucket_batches.clear()
-        store._write = recording  # type: ignore[method-assign,assignment]
+        store._write_batch = recording  # type: ignore[method-assign]
         keys = [f"k{i}" for i in range(50)]
         results = await asyncio.gather(
             *(ns.put(key, f"v{i}") for i, key in enumerate(keys)),

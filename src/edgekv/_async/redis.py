@@ -440,7 +440,7 @@ class AsyncRedisStore:
             name = "" if node is None else node.name
             batch = self._batches.get(name)
             if batch is None:
-                batch = self._batches[name] = AsyncBatch(self._write, in_flight=1)
+                batch = self._batches[name] = AsyncBatch(self._write_batch, in_flight=1)
             self._bucket_batches[b] = batch
         return batch
 
@@ -500,20 +500,27 @@ class AsyncRedisStore:
             versions.append(result)
         return versions
 
+    async def _write_batch(self, puts: list[_Put]) -> list[int | Exception | None]:
+        """A batch's puts: one node's, as `_batch_of` grouped them."""
+        return await self._write(puts, one_node=True)
+
     async def _write(
-        self, puts: list[_Put], in_order: bool = False
+        self, puts: list[_Put], in_order: bool = False, one_node: bool = False
     ) -> list[int | Exception | None]:
         """Each put's version (None: its condition failed), or the error that is its own.
 
         One WRITE script per node holds every put for it, grouped by namespace and bucket, so
         a node applies its puts atomically; nodes are written side by side, or `in_order`.
+        Puts meant for `one_node` that fit one script are sent without sorting by node (if
+        the cluster's map changed, `_call_units` finds out before anything is written).
         """
         groups: dict[tuple[str, int], list[int]] = {}
         for i, put in enumerate(puts):
             groups.setdefault((put.namespace_id, put.bucket), []).append(i)
         parts, units = [], []
+        per_unit = SCRIPT_ARGS // (lua.ENTRY_ARGS + 1)  # an entry: its key name and fields
+        size = 0
         for (nsid, b), indexes in groups.items():
-            per_unit = SCRIPT_ARGS // (lua.ENTRY_ARGS + 1)  # an entry: its key name and fields
             for start in range(0, len(indexes), per_unit):
                 part = indexes[start : start + per_unit]
                 args: list[Any] = [nsid]
@@ -522,13 +529,13 @@ class AsyncRedisStore:
                     args += puts[i].fields
                 parts.append((nsid, part))
                 units.append(_Unit(b, self._bucket_keys(b, nsid), args))
+                size += units[-1].size
+        if one_node and size <= SCRIPT_ARGS:
+            replies = await self._call_units(self._write_script, self._head(), units)
+        else:
+            replies = await self._per_node(self._write_script, self._head(), units, in_order)
         out: list[int | Exception | None] = [None] * len(puts)
-        for (nsid, part), unit, reply in zip(
-            parts,
-            units,
-            await self._per_node(self._write_script, self._head(), units, in_order),
-            strict=True,
-        ):
+        for (nsid, part), unit, reply in zip(parts, units, replies, strict=True):
             if isinstance(reply, Exception):
                 for i in part:
                     out[i] = reply
