@@ -63,6 +63,9 @@ class _Lane:
         except (redis.exceptions.ConnectionError, OSError) as e:
             self._break(connection, e)
             raise
+        finally:
+            if not future.done():  # the caller gave up before its answer came
+                future.cancel()
 
     async def _connect(self) -> None:
         async with self.connecting:
