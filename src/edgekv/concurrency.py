@@ -228,29 +228,38 @@ class AsyncBatch(Generic[T, R]):
         task.add_done_callback(self._tasks.discard)
 
     async def _flush(self) -> None:
-        items, futures = self._items or [], self._futures
-        self._items = None
-        try:
-            results = await self._run(items)
-        except BaseException as e:
-            for future in futures:
-                if not future.done():
-                    future.set_exception(e) if isinstance(e, Exception) else future.cancel()
-            if not isinstance(e, Exception):
-                raise
-            return
-        finally:
-            self._running -= 1
-            if self._waiting:
-                self._waiting = False
-                self._start()
-        for future, result in zip(futures, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        # A run that ends with items waiting for it runs them next, in this task: under a
+        # steady load one task carries run after run (a task per run cost a fifth of one).
+        while True:
+            items, futures = self._items or [], self._futures
+            self._items = None
+            try:
+                results = await self._run(items)
+            except BaseException as e:
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(e) if isinstance(e, Exception) else future.cancel()
+                if not isinstance(e, Exception):
+                    self._running -= 1
+                    if self._waiting:
+                        self._waiting = False
+                        self._start()
+                    raise
+                results = None
+            if results is not None:
+                for future, result in zip(futures, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+            if not self._waiting:
+                self._running -= 1
+                return
+            self._waiting = False
+            # As a new run would: after what is ready now, which may add to the items.
+            await asyncio.sleep(0)
 
 
 class Batch(Generic[T, R]):
