@@ -418,24 +418,27 @@ FEED_READ = (
     MULTI_BUCKET
     + """
 local count, watch, todo, out = tonumber(ARGV[1]), ARGV[2] == '1', units(ARGV[3]), {}
-for _, unit in ipairs(todo) do
-    local feed, stamps, after = unit.keys[1], unit.keys[2], unit.f[unit.at]
-    if watch then redis.call('HSET', stamps, 'w', '1') end
-    local reply
-    if redis.call('EXISTS', feed) == 0 then
-        reply = {0, '0-0', '0-0', {}, {}, {}}
+-- Every unit read before any is written (MULTI_BUCKET). A bucket's stamp hash holds its last
+-- stamp (s) from its first write on: without it the bucket has no feed (never written, or
+-- lost with its node's data), and a feed whose last stamp is not past the reader's position
+-- has nothing to read.
+local stamps = {}
+for i, unit in ipairs(todo) do stamps[i] = redis.call('HMGET', unit.keys[2], 's', 't') end
+for i, unit in ipairs(todo) do
+    local feed, after, s = unit.keys[1], unit.f[unit.at], stamps[i]
+    if watch then redis.call('HSET', unit.keys[2], 'w', '1') end
+    if not s[1] then
+        out[i] = {0, '0-0', '0-0', {}, {}, {}}
     else
-        local s = redis.call('HMGET', stamps, 's', 't')
         local ids, namespaces, keys = {}, {}, {}
-        if count > 0 then
+        if count > 0 and tonumber(s[1]) > tonumber(string.match(after, '^%d+')) then
             for n, item in ipairs(redis.call('XRANGE', feed, '(' .. after, '+', 'COUNT', count)) do
                 local fields = item[2]
                 ids[n], namespaces[n], keys[n] = item[1], fields[2], fields[4] or false
             end
         end
-        reply = {1, (s[1] or '0') .. '-0', s[2] or '0-0', ids, namespaces, keys}
+        out[i] = {1, s[1] .. '-0', s[2] or '0-0', ids, namespaces, keys}
     end
-    out[#out + 1] = reply
 end
 return out
 """
