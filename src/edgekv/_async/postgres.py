@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from edgekv import errors
 from edgekv.codec import namespace_id_taken
+from edgekv.concurrency import AsyncLock
 from edgekv.limits import prefix_upper_bound
 from edgekv.model import (
     Change,
@@ -85,6 +86,7 @@ class AsyncPostgresStore:
         self._next_purge = 0.0
         self._nsids: dict[str, int] = {}
         self._ready = False
+        self._opening = AsyncLock()
         self._pool = AsyncFailFastPool(
             conninfo,
             min_size=min_size or int(options.get("pool_min", 1)),
@@ -97,15 +99,21 @@ class AsyncPostgresStore:
 
     async def _open(self) -> AsyncConnectionPool:
         if not self._ready:
-            await self._pool.open(wait=True)
-            async with self._pool.connection() as conn:
-                if await self._schema_version(conn) < postgres_schema.SCHEMA_VERSION:
-                    async with conn.transaction():
-                        # One migration at a time: CREATE ... IF NOT EXISTS races on catalogs.
-                        await conn.execute(self._sql.migrate_lock)
-                        await conn.execute(self._sql.ddl)
-            self._ready = True
+            # The first calls may come together: one opens the pool, the others wait for it.
+            async with self._opening:
+                if not self._ready:
+                    await self._open_pool()
+                    self._ready = True
         return self._pool
+
+    async def _open_pool(self) -> None:
+        await self._pool.open(wait=True)
+        async with self._pool.connection() as conn:
+            if await self._schema_version(conn) < postgres_schema.SCHEMA_VERSION:
+                async with conn.transaction():
+                    # One migration at a time: CREATE ... IF NOT EXISTS races on catalogs.
+                    await conn.execute(self._sql.migrate_lock)
+                    await conn.execute(self._sql.ddl)
 
     async def _schema_version(self, conn: psycopg.AsyncConnection[Any]) -> int:
         try:
@@ -424,21 +432,18 @@ class AsyncPostgresStore:
             return []
         nsid = await self._nsid(namespace_id)
         # One row per key (the last write of a key wins, as if written in order): ON CONFLICT
-        # cannot touch a row twice in one statement.
-        last: dict[str, int] = {w.key: i for i, w in enumerate(writes)}
-        order = sorted(last.values())
+        # cannot touch a row twice in one statement. The statement writes them in key order.
+        last: dict[str, EntryWrite] = {w.key: w for w in writes}
         keys, values, metas, exps = [], [], [], []
-        for i in order:
-            w = writes[i]
-            keys.append(w.key.encode())
+        for key, w in last.items():
+            keys.append(key.encode())
             values.append(w.value if isinstance(w.value, bytes) else w.value.read())
             metas.append(w.metadata_json)
             exps.append(w.expiration)
         pool = await self._open()
         async with pool.connection() as conn:
             cur = await conn.execute(self._sql.upsert_many, (nsid, keys, values, metas, exps))
-            versions = [int(row[0]) for row in await cur.fetchall()]
-        by_key = {writes[i].key: v for i, v in zip(order, sorted(versions), strict=True)}
+            by_key = {bytes(k).decode(): int(v) for k, v in await cur.fetchall()}
         now = self._clock()
         if now >= self._next_purge:
             await self._purge_some(now)

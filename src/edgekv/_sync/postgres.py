@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from edgekv import errors
 from edgekv.codec import namespace_id_taken
+from edgekv.concurrency import Lock
 from edgekv.limits import prefix_upper_bound
 from edgekv.model import (
     Change,
@@ -86,6 +87,7 @@ class PostgresStore:
         self._next_purge = 0.0
         self._nsids: dict[str, int] = {}
         self._ready = False
+        self._opening = Lock()
         self._pool = FailFastPool(
             conninfo,
             min_size=min_size or int(options.get("pool_min", 1)),
@@ -98,15 +100,21 @@ class PostgresStore:
 
     def _open(self) -> ConnectionPool:
         if not self._ready:
-            self._pool.open(wait=True)
-            with self._pool.connection() as conn:
-                if self._schema_version(conn) < postgres_schema.SCHEMA_VERSION:
-                    with conn.transaction():
-                        # One migration at a time: CREATE ... IF NOT EXISTS races on catalogs.
-                        conn.execute(self._sql.migrate_lock)
-                        conn.execute(self._sql.ddl)
-            self._ready = True
+            # The first calls may come together: one opens the pool, the others wait for it.
+            with self._opening:
+                if not self._ready:
+                    self._open_pool()
+                    self._ready = True
         return self._pool
+
+    def _open_pool(self) -> None:
+        self._pool.open(wait=True)
+        with self._pool.connection() as conn:
+            if self._schema_version(conn) < postgres_schema.SCHEMA_VERSION:
+                with conn.transaction():
+                    # One migration at a time: CREATE ... IF NOT EXISTS races on catalogs.
+                    conn.execute(self._sql.migrate_lock)
+                    conn.execute(self._sql.ddl)
 
     def _schema_version(self, conn: psycopg.Connection[Any]) -> int:
         try:
@@ -425,21 +433,18 @@ class PostgresStore:
             return []
         nsid = self._nsid(namespace_id)
         # One row per key (the last write of a key wins, as if written in order): ON CONFLICT
-        # cannot touch a row twice in one statement.
-        last: dict[str, int] = {w.key: i for i, w in enumerate(writes)}
-        order = sorted(last.values())
+        # cannot touch a row twice in one statement. The statement writes them in key order.
+        last: dict[str, EntryWrite] = {w.key: w for w in writes}
         keys, values, metas, exps = [], [], [], []
-        for i in order:
-            w = writes[i]
-            keys.append(w.key.encode())
+        for key, w in last.items():
+            keys.append(key.encode())
             values.append(w.value if isinstance(w.value, bytes) else w.value.read())
             metas.append(w.metadata_json)
             exps.append(w.expiration)
         pool = self._open()
         with pool.connection() as conn:
             cur = conn.execute(self._sql.upsert_many, (nsid, keys, values, metas, exps))
-            versions = [int(row[0]) for row in cur.fetchall()]
-        by_key = {writes[i].key: v for i, v in zip(order, sorted(versions), strict=True)}
+            by_key = {bytes(k).decode(): int(v) for k, v in cur.fetchall()}
         now = self._clock()
         if now >= self._next_purge:
             self._purge_some(now)

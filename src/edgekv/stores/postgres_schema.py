@@ -11,6 +11,11 @@ Design notes (why, not what):
   takes the same lock *exclusively* for the moment of its read: it waits until every write that
   holds a number has committed or rolled back, so what it reads has no hole that can still be
   filled. Writers never wait for each other (shared), only, briefly, for a feed read.
+- A write over an existing row draws its version in `DO UPDATE`, which runs once it holds the
+  row's lock: versions of a key grow in the order its writes apply, even when transactions
+  that write it run side by side (the one drawn with the inserted row would predate the wait).
+  A statement writing many rows writes them in key order, so two such never wait for each
+  other in a cycle (a deadlock).
 - The feed row is appended by a trigger on `entries` (as in the SQLite store), so a write and
   its feed entry are one statement; a statement trigger on `changes` sends NOTIFY, delivered at
   commit, so a listener never hears of a change it cannot read yet.
@@ -166,7 +171,7 @@ class Statements:
             " SELECT %s, %s, %b, %s, %s, %s, nextval('{s}.versions') FROM l"
             " ON CONFLICT (nsid, key) DO UPDATE SET value = excluded.value,"
             " blob_id = excluded.blob_id, metadata = excluded.metadata,"
-            " expiration = excluded.expiration, version = excluded.version"
+            " expiration = excluded.expiration, version = nextval('{s}.versions')"
         )
         if only_if_absent:
             sql += " WHERE e.expiration IS NOT NULL AND e.expiration <= %s"
@@ -191,11 +196,11 @@ class Statements:
             " INSERT INTO {s}.entries AS e (nsid, key, value, blob_id, metadata, expiration, version)"
             " SELECT %s, k, v, NULL, m, x, nextval('{s}.versions')"
             " FROM l, unnest(%s::bytea[], %b::bytea[], %s::text[], %s::bigint[])"
-            " WITH ORDINALITY AS t(k, v, m, x, i) ORDER BY i"
+            " AS t(k, v, m, x) ORDER BY k"
             " ON CONFLICT (nsid, key) DO UPDATE SET value = excluded.value,"
             " blob_id = NULL, metadata = excluded.metadata,"
-            " expiration = excluded.expiration, version = excluded.version"
-            " RETURNING e.version"
+            " expiration = excluded.expiration, version = nextval('{s}.versions')"
+            " RETURNING e.key, e.version"
         )
 
     # A counter is the decimal text of a 64-bit integer: `encode(..., 'escape')` turns any
@@ -216,7 +221,7 @@ class Statements:
             f" metadata = CASE WHEN {expired} THEN NULL ELSE e.metadata END,"
             f" expiration = CASE WHEN %(exp)s::bigint IS NOT NULL THEN %(exp)s::bigint"
             f" WHEN {expired} THEN NULL ELSE e.expiration END,"
-            " version = excluded.version"
+            " version = nextval('{s}.versions')"
             f" WHERE {expired} OR (e.blob_id IS NULL AND length(e.value) <= 20"
             " AND encode(e.value, 'escape') ~ '^(0|-?[1-9][0-9]*)$')"
             " RETURNING convert_from(e.value, 'UTF8')"
