@@ -73,3 +73,16 @@ async def test_a_lost_connection_fails_the_waiting_calls_and_is_made_again() -> 
     finally:
         await nodes.aclose()
         await client.aclose()
+
+
+async def test_a_call_that_cannot_be_sent_fails_alone() -> None:
+    client = _client()
+    nodes = AsyncNodeClient(client)
+    try:
+        with pytest.raises(TypeError):
+            await nodes.call(None, "ECHO", None)  # not a Redis argument: never sent
+        got = await asyncio.gather(*(nodes.call(None, "ECHO", f"n{i}") for i in range(20)))
+        assert got == [f"n{i}".encode() for i in range(20)]
+    finally:
+        await nodes.aclose()
+        await client.aclose()

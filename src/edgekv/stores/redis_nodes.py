@@ -49,22 +49,23 @@ class _Lane:
     async def call(self, command: tuple[Any, ...]) -> Any:
         if self.reader is None:
             await self._connect()
-        connection = self.connection
+        connection, packed = self.connection, hiredis.pack_command(command)
         future = asyncio.get_running_loop().create_future()
         self.waiting.append(future)
         try:
             # Written before any await: the order of the waiting futures is the order sent.
-            await connection.send_packed_command(hiredis.pack_command(command), False)
+            await connection.send_packed_command(packed, False)
             async with asyncio.timeout(self.timeout):
                 return await future
         except TimeoutError:
             self._break(connection, redis.exceptions.TimeoutError("Timeout reading from Redis"))
             raise redis.exceptions.TimeoutError("Timeout reading from Redis") from None
         except (redis.exceptions.ConnectionError, OSError) as e:
+            future.cancel()  # this call fails with its own error
             self._break(connection, e)
             raise
         finally:
-            if not future.done():  # the caller gave up before its answer came
+            if not future.done():  # the caller gave up: its answer, when it comes, is dropped
                 future.cancel()
 
     async def _connect(self) -> None:

@@ -433,7 +433,7 @@ for i, unit in ipairs(todo) do
         local ids, namespaces, keys = {}, {}, {}
         if count > 0 and tonumber(s[1]) > tonumber(string.match(after, '^%d+')) then
             for n, item in ipairs(redis.call('XRANGE', feed, '(' .. after, '+', 'COUNT', count)) do
-                local fields = item[2]
+                local fields = item[2]  -- as `feed` adds them: ns <id>[, k <key>]
                 ids[n], namespaces[n], keys[n] = item[1], fields[2], fields[4] or false
             end
         end
