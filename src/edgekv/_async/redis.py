@@ -782,24 +782,25 @@ class AsyncRedisStore:
             finally:
                 await pubsub.aclose()
         async with self._waiting:
-            if self._pubsub is None:
-                self._pubsub = self._signals.pubsub(ignore_subscribe_messages=True)
             try:
-                await self._pubsub.subscribe(self.keys.channel)
-                if await self._wait_subscribed(self._pubsub, position, seconds):
-                    # Signalled: the caller reads the feed, and under a write load goes on
-                    # reading it in pages without waiting. Unsubscribed meanwhile, it is not
-                    # woken by every write's message; the next wait subscribes and looks again.
-                    await self._pubsub.unsubscribe(self.keys.channel)
-                    return True
-                return False
+                if self._pubsub is None:
+                    # Subscribed once and kept: writes publish only while someone waits, so a
+                    # write load sends no messages. (Unsubscribing between waits raced with
+                    # redis-py's bookkeeping: a late unsubscribe confirmation undid the next
+                    # subscribe, and a wait slept out its time unsignalled.)
+                    self._pubsub = self._signals.pubsub(ignore_subscribe_messages=True)
+                    await self._pubsub.subscribe(self.keys.channel)
+                return await self._wait_subscribed(self._pubsub, position, seconds)
             except (redis.exceptions.ConnectionError, OSError):
                 await self._drop_subscription()
                 raise
 
     async def _wait_subscribed(self, pubsub: Any, position: str | None, seconds: float) -> bool:
         # Subscribed first, then looked, asking the next write to each bucket to publish
-        # (watch): a change after the look is a message we get.
+        # (watch): a change after the look is a message we get. Messages from before the look
+        # (other waiters' signals) tell nothing the look does not.
+        while await pubsub.get_message(timeout=0) is not None:
+            pass
         buckets = await self._ready()
         ids = parse_stream_position(position, buckets)
         replies = await self._read_feeds(["0-0"] * buckets, 0, watch=True)
