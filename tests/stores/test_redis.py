@@ -186,6 +186,43 @@ async def test_writes_publish_only_while_a_reader_waits() -> None:
         await store.aclose()
 
 
+async def test_a_write_signals_waiters_on_the_node_they_subscribe_on() -> None:
+    # On a cluster, a publish on another master would reach the waiters over the cluster
+    # bus (now and then 40 ms late): the writing client publishes on the waiters' node.
+    clock = FakeClock()
+    store, ns = await _namespace(redis_cluster_url(), clock)
+    waiter = AsyncRedisStore(redis_cluster_url(), clock=clock)
+    try:
+        home = store._signals.connection_pool.connection_kwargs["port"]
+        buckets = await store._ready()
+        key = next(
+            k
+            for k in (f"k{i}" for i in range(1000))
+            if store._node_of(redis_scripts.bucket_of(k, buckets)).port != home
+        )
+
+        def publishes() -> dict[int, int]:
+            counts = {}
+            for port in redis_cluster_handle().ports:
+                node = redis.Redis(host="127.0.0.1", port=port)
+                stats = node.info("commandstats").get("cmdstat_publish", {"calls": 0})
+                counts[port] = int(stats["calls"])
+                node.close()
+            return counts
+
+        position = await waiter.feed_position()
+        waiting = asyncio.create_task(waiter.wait_for_changes(position, 30))
+        await asyncio.sleep(0.3)
+        before = publishes()
+        await ns.put(key, "v")
+        assert await asyncio.wait_for(waiting, 5) is True
+        after = publishes()
+        assert {p: after[p] - before[p] for p in after if after[p] != before[p]} == {home: 1}
+    finally:
+        await waiter.aclose()
+        await store.aclose()
+
+
 async def test_writes_to_a_namespace_deleted_elsewhere_are_refused() -> None:
     clock = FakeClock()
     one, ns = await _namespace(redis_url(), clock)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -62,6 +63,7 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
 # The slots a multi-bucket script meant for one node are no longer all there (a resharding or
 # a failover): Redis refuses such a script before running it, so it can be run again.
 _MOVED = (MovedError, AskError, TryAgainError, ClusterDownError)
+log = logging.getLogger("edgekv.redis")
 Id = tuple[int, int]  # a stream id's (ms, seq)
 
 
@@ -147,6 +149,7 @@ class AsyncRedisStore:
             self._signals = self.client
         self._pubsub: Any = None
         self._waiting = AsyncLock()
+        self._signal_due = False  # a write script found a waiter to signal (_signal_waiters)
         register = self.client.register_script
         self._write_script = register(lua.WRITE)
         self._delete_many = register(lua.DELETE_MANY)
@@ -534,6 +537,8 @@ class AsyncRedisStore:
             replies = await self._call_units(self._write_script, self._head(), units)
         else:
             replies = await self._per_node(self._write_script, self._head(), units, in_order)
+        if self._signal_due:
+            await self._signal_waiters()
         out: list[int | Exception | None] = [None] * len(puts)
         for (nsid, part), unit, reply in zip(parts, units, replies, strict=True):
             if isinstance(reply, Exception):
@@ -585,7 +590,8 @@ class AsyncRedisStore:
     async def _call_units(self, script: Any, head: list[Any], units: list[_Unit]) -> list[Any]:
         try:
             try:
-                return list(await self._on_node(script, units[0], [*head, _framed(units)]))
+                reply = list(await self._on_node(script, units[0], [*head, _framed(units)]))
+                return self._signal_from(script, reply)
             except (*_MOVED, redis.exceptions.ResponseError) as e:
                 if not isinstance(e, _MOVED) and lua.NOT_HERE not in str(e):
                     raise
@@ -596,10 +602,28 @@ class AsyncRedisStore:
                 replies = []
                 for unit in units:
                     args = [*head, _framed([unit])]
-                    replies += list(await script(keys=unit.keys, args=args))
+                    replies += self._signal_from(
+                        script, list(await script(keys=unit.keys, args=args))
+                    )
                 return replies
         except Exception as e:
             return [e] * len(units)
+
+    def _signal_from(self, script: Any, reply: list[Any]) -> list[Any]:
+        """A WRITE reply without its last element, which says whether to signal waiters."""
+        if script is self._write_script and reply.pop():
+            self._signal_due = True
+        return reply
+
+    async def _signal_waiters(self) -> None:
+        """Publishes on the node the waiters subscribe on (see lua.WRITE): once after any
+        number of writes that asked for it. A write is acknowledged whether or not this
+        reaches anyone: a waiter that misses it wakes at its timeout and reads the feed."""
+        self._signal_due = False
+        try:
+            await self._signals.publish(self.keys.channel, "")
+        except redis.exceptions.RedisError as e:
+            log.warning("could not signal the feed's waiters: %s", e)
 
     async def _on_node(self, script: Any, first: _Unit, args: list[Any]) -> Any:
         """EVALSHA on the node that holds the `first` unit's bucket, by the store's own lane
