@@ -603,7 +603,9 @@ class RedisStore:
                 replies = []
                 for unit in units:
                     args = [*head, _framed([unit])]
-                    replies += self._signal_from(script, list(script(keys=unit.keys, args=args)))
+                    replies += self._signal_from(
+                        script, list(script(keys=unit.keys, args=args))
+                    )
                 return replies
         except Exception as e:
             return [e] * len(units)
