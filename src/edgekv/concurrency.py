@@ -234,26 +234,24 @@ class AsyncBatch(Generic[T, R]):
             items, futures = self._items or [], self._futures
             self._items = None
             try:
-                results = await self._run(items)
-            except BaseException as e:
+                results: list[R | Exception] = await self._run(items)
+            except Exception as e:  # the run failed as a whole: each of its items with it
+                results = [e] * len(futures)
+            except BaseException:
                 for future in futures:
-                    if not future.done():
-                        future.set_exception(e) if isinstance(e, Exception) else future.cancel()
-                if not isinstance(e, Exception):
-                    self._running -= 1
-                    if self._waiting:
-                        self._waiting = False
-                        self._start()
-                    raise
-                results = None
-            if results is not None:
-                for future, result in zip(futures, results, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(result, Exception):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
+                    future.cancel()
+                self._running -= 1
+                if self._waiting:
+                    self._waiting = False
+                    self._start()
+                raise
+            for future, result in zip(futures, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
             if not self._waiting:
                 self._running -= 1
                 return

@@ -827,9 +827,9 @@ class RedisStore:
         while pubsub.get_message(timeout=0) is not None:
             pass
         buckets = self._ready()
-        ids = parse_stream_position(position, buckets)
+        _, mine = self._parse_position(position, buckets)
         replies = self._read_feeds(["0-0"] * buckets, 0, watch=True)
-        if any(stream_id_key(r[1].decode()) > stream_id_key(ids[b]) for b, r in enumerate(replies)):
+        if any((int(r[1][:-2]), 0) > mine[b] for b, r in enumerate(replies)):
             return True
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
