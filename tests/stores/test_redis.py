@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import redis
+import uvloop
 
 import edgekv
 from edgekv import errors
@@ -221,6 +222,32 @@ async def test_a_write_signals_waiters_on_the_node_they_subscribe_on() -> None:
     finally:
         await waiter.aclose()
         await store.aclose()
+
+
+def test_a_signal_that_cannot_be_sent_does_not_fail_the_write() -> None:
+    # On a cluster the signal goes out on a client of its own (the waiters' node). A torn
+    # connection there fails the signal, not the put. Under uvloop, as the server runs: there
+    # a write to a closed transport raises RuntimeError (asyncio's own loop only logs it).
+    async def scenario() -> None:
+        clock = FakeClock()
+        store, ns = await _namespace(redis_cluster_url(), clock)
+        waiter = AsyncRedisStore(redis_cluster_url(), clock=clock)
+        try:
+            await store._signals.publish(store.keys.channel, "")  # a pooled connection
+            for connection in store._signals.connection_pool._available_connections:
+                connection._writer.transport.close()  # as redis-py does to a failed node's
+            position = await waiter.feed_position()
+            waiting = asyncio.create_task(waiter.wait_for_changes(position, 1))
+            await asyncio.sleep(0.3)
+            assert isinstance(await ns.put("k", "v"), int)  # written, though not signalled
+            await waiting  # woken by a signal or by its timeout: either way, it returns
+            assert await ns.get("k") == "v"
+            await ns.put("k2", "v")  # the next signal goes out on a new connection
+        finally:
+            await waiter.aclose()
+            await store.aclose()
+
+    uvloop.run(scenario())
 
 
 async def test_writes_to_a_namespace_deleted_elsewhere_are_refused() -> None:

@@ -10,6 +10,7 @@ import uuid
 import pytest
 import redis.asyncio
 import redis.exceptions
+import uvloop
 
 from edgekv.stores.redis_nodes import AsyncNodeClient
 from tests.stores.backends import redis_url
@@ -86,3 +87,23 @@ async def test_a_call_that_cannot_be_sent_fails_alone() -> None:
     finally:
         await nodes.aclose()
         await client.aclose()
+
+
+def test_a_connection_torn_from_under_the_lane_fails_as_lost_and_is_made_again() -> None:
+    # As redis-py's cluster client does to every connection of a node it saw fail: the
+    # transport is closed under the lane. Under uvloop, as the server runs, a write to it
+    # raises RuntimeError, not a Redis error; the lane answers ConnectionError and reconnects.
+    async def scenario() -> None:
+        client = _client()
+        nodes = AsyncNodeClient(client)
+        try:
+            assert await nodes.call(None, "ECHO", "before") == b"before"
+            nodes.lanes[None].connection._writer.transport.close()
+            with pytest.raises(redis.exceptions.ConnectionError):
+                await nodes.call(None, "ECHO", "lost")
+            assert await nodes.call(None, "ECHO", "after") == b"after"
+        finally:
+            await nodes.aclose()
+            await client.aclose()
+
+    uvloop.run(scenario())

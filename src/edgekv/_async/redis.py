@@ -622,8 +622,8 @@ class AsyncRedisStore:
         self._signal_due = False
         try:
             await self._signals.publish(self.keys.channel, "")
-        except redis.exceptions.RedisError as e:
-            log.warning("could not signal the feed's waiters: %s", e)
+        except Exception as e:  # any failure (redis-py's torn connections raise RuntimeError)
+            log.warning("could not signal the feed's waiters: %r", e)
 
     async def _on_node(self, script: Any, first: _Unit, args: list[Any]) -> Any:
         """EVALSHA on the node that holds the `first` unit's bucket, by the store's own lane

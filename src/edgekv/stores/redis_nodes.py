@@ -53,17 +53,22 @@ class _Lane:
         future = asyncio.get_running_loop().create_future()
         self.waiting.append(future)
         try:
-            # Written before any await: the order of the waiting futures is the order sent.
-            await connection.send_packed_command(packed, False)
+            try:
+                # Written before any await: the order of the waiting futures is the order sent.
+                await connection.send_packed_command(packed, False)
+            except BaseException as e:
+                # Whatever stopped the send (a lost connection, uvloop's RuntimeError for a
+                # closed transport, a cancellation), redis-py has closed the connection.
+                future.cancel()  # this call fails with its own error
+                self._break(connection, e)
+                if isinstance(e, Exception) and not isinstance(e, redis.exceptions.RedisError):
+                    raise redis.exceptions.ConnectionError(f"Redis connection lost: {e!r}") from e
+                raise
             async with asyncio.timeout(self.timeout):
                 return await future
         except TimeoutError:
             self._break(connection, redis.exceptions.TimeoutError("Timeout reading from Redis"))
             raise redis.exceptions.TimeoutError("Timeout reading from Redis") from None
-        except (redis.exceptions.ConnectionError, OSError) as e:
-            future.cancel()  # this call fails with its own error
-            self._break(connection, e)
-            raise
         finally:
             if not future.done():  # the caller gave up: its answer, when it comes, is dropped
                 future.cancel()
