@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, NamedTuple
 
 DEFAULT_ACCOUNT = "0" * 31 + "1"
 """The account every namespace belongs to until accounts are created (32 hex digits, as Cloudflare's)."""
@@ -119,14 +119,17 @@ class ValueWithMetadata:
     expiration: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One entry of the change feed: sequence, namespace id, key (None: the whole namespace)."""
+class Change(NamedTuple):
+    """One entry of the change feed: sequence, namespace id, key (None: the whole namespace).
+
+    A named tuple, not a frozen dataclass: every edge builds one per change it reads, and a
+    frozen dataclass costs 0.86 us to build against 0.24 us (measured).
+    """
 
     seq: int
     namespace_id: str
     key: str | None
-    at: float = field(default=0.0)
+    at: float = 0.0
 
 
 @dataclass(slots=True)
@@ -143,9 +146,11 @@ class FeedPage:
 
     `position` is opaque (a store's own encoding); `behind` is True when the position asked
     for is older than the feed retains, so changes were lost and a consumer must flush what it
-    cached rather than serve what it cannot prove fresh.
+    cached rather than serve what it cannot prove fresh. `left_out` counts the changes read
+    past but not returned: the reader's own, when it asked to exclude them.
     """
 
     changes: list[Change]
     position: str
     behind: bool = False
+    left_out: int = 0

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import edgekv
+from edgekv import errors
 from edgekv._async.edge import AsyncEdgeStore
-from edgekv.model import Change
+from edgekv.model import Change, EntryWrite, FeedPage
 from tests.clock import FakeClock
 
 
@@ -204,3 +206,76 @@ def test_sync_edge_follows_the_feed(tmp_path: Path) -> None:
     assert ns_b.get("k") == "2"
     a.close()
     b.close()
+
+
+class _AnswerLost(edgekv.AsyncSQLiteStore):
+    """A central store that can lose its answer to a write it made (as a connection that drops
+    on the way back does), and notes how its feed is read."""
+
+    lose_answers = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads_excluding_own: list[bool] = []
+        self.read = asyncio.Event()
+
+    async def put(
+        self,
+        namespace_id: str,
+        write: EntryWrite,
+        *,
+        only_if_absent: bool = False,
+        if_version: int | None = None,
+    ) -> int:
+        version = await super().put(
+            namespace_id, write, only_if_absent=only_if_absent, if_version=if_version
+        )
+        if self.lose_answers:
+            raise errors.StoreUnavailable("central store unavailable: connection lost")
+        return version
+
+    async def changes(
+        self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
+    ) -> FeedPage:
+        self.reads_excluding_own.append(exclude_own)
+        self.read.set()
+        return await super().changes(position, limit, exclude_own=exclude_own)
+
+
+async def _next_feed_reads(central: _AnswerLost, n: int) -> list[bool]:
+    central.reads_excluding_own.clear()
+    async with asyncio.timeout(10):
+        while len(central.reads_excluding_own) < n:
+            central.read.clear()
+            await central.read.wait()
+    return central.reads_excluding_own[:n]
+
+
+async def test_a_write_that_failed_but_may_have_landed_is_not_served_from_memory(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # An exclusive edge reads the feed without its own changes. A write whose answer was lost
+    # may have landed all the same: the edge drops the key rather than serve what it cached,
+    # and reads its own changes again for a while, which tell it whether the write landed.
+    central = _AnswerLost(tmp_path / "kv.db", clock=clock)
+    edge = AsyncEdgeStore(central, clock=clock, exclusive=True, feed_wait=0.02)
+    ns = await edgekv.AsyncKV(edge, clock=clock).create_namespace("LOST")
+    try:
+        await ns.put("k", "v1")
+        assert (await ns.get_with_metadata("k")).cache_status == "HIT"
+        assert await _next_feed_reads(central, 2) == [True, True]
+
+        with pytest.raises(errors.PreconditionFailed):  # refused: nothing written, kept
+            await ns.put("k", "other", only_if_absent=True)
+        assert (await ns.get_with_metadata("k")).cache_status == "HIT"
+        assert await _next_feed_reads(central, 2) == [True, True]
+
+        central.lose_answers = True
+        with pytest.raises(errors.StoreUnavailable):
+            await ns.put("k", "v2")
+        central.lose_answers = False
+        found = await ns.get_with_metadata("k")
+        assert (found.value, found.cache_status) == ("v2", "MISS")
+        assert await _next_feed_reads(central, 2) == [False, False]
+    finally:
+        await edge.aclose()

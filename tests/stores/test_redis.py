@@ -14,6 +14,7 @@ import uvloop
 import edgekv
 from edgekv import errors
 from edgekv._async.redis import AsyncRedisStore
+from edgekv.model import EntryWrite
 from edgekv.stores import redis_scripts
 from tests.clock import FakeClock
 from tests.stores.backends import REDIS_PREFIX, redis_cluster_handle, redis_cluster_url, redis_url
@@ -113,6 +114,41 @@ async def test_a_feed_trimmed_past_a_position_says_it_is_behind() -> None:
         assert (await store.changes(old)).behind
         assert not (await store.changes(await store.feed_position())).behind
     finally:
+        await store.aclose()
+
+
+async def test_a_reader_can_leave_out_the_changes_of_its_own_writes() -> None:
+    # An edge has applied its own writes already: it reads the feed without them, and the
+    # page says how many it read past. A change of a whole namespace is never left out.
+    clock = FakeClock()
+    store, ns = await _namespace(redis_cluster_url(), clock)
+    other = AsyncRedisStore(redis_cluster_url(), clock=clock)
+    try:
+        start = await store.feed_position()
+        await ns.bulk_put([{"key": f"mine:{i}", "value": "v"} for i in range(40)])
+        await other.put(ns.id, EntryWrite("theirs", b"v", None, None, 1))
+        await ns.delete("mine:0")
+        await ns.put("mine:1", "w")
+        assert await other.incr(ns.id, "counter", 1, None) == 1
+
+        page = await store.changes(start, exclude_own=True)
+        assert [c.key for c in page.changes] == ["theirs", "counter"]
+        assert page.left_out == 42  # 40 puts, a delete, a put
+        after = await store.changes(page.position, exclude_own=True)
+        assert (after.changes, after.left_out) == ([], 0)  # read past, not again
+
+        everything = await store.changes(start)
+        assert len(everything.changes) == 44 and everything.left_out == 0
+        theirs = await other.changes(start, exclude_own=True)
+        assert [c.key for c in theirs.changes] == [
+            c.key for c in everything.changes if c.key not in ("theirs", "counter")
+        ]
+
+        await store.delete_namespace(ns.id)
+        last = await store.changes(page.position, exclude_own=True)
+        assert [(c.namespace_id, c.key) for c in last.changes] == [(ns.id, None)]
+    finally:
+        await other.aclose()
         await store.aclose()
 
 

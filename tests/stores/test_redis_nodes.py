@@ -59,6 +59,29 @@ async def test_a_call_that_times_out_fails_and_the_next_connects_again() -> None
         await client.aclose()
 
 
+async def test_each_call_waits_its_own_time_on_the_lanes_one_timer() -> None:
+    client = _client(socket_timeout=0.3)
+    nodes = AsyncNodeClient(client)
+    key = f"edgekv-test-lane-{uuid.uuid4().hex}"
+    try:
+        first = await nodes.call(None, "CLIENT", "ID")
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 1.0
+        while loop.time() < end:  # many timeouts' worth of calls, each answered at once
+            assert await nodes.call(None, "PING") in (b"PONG", True)
+            await asyncio.sleep(0.02)
+        # A call sent after the timer was armed for an earlier one is given its full time:
+        # its answer (BLPOP's nil after 0.2 s) comes after the earlier call's deadline (0.3 s).
+        earlier = asyncio.ensure_future(nodes.call(None, "PING"))
+        await asyncio.sleep(0.15)
+        pong, nothing = await asyncio.gather(earlier, nodes.call(None, "BLPOP", key, 0.2))
+        assert pong in (b"PONG", True) and nothing is None
+        assert await nodes.call(None, "CLIENT", "ID") == first  # never dropped
+    finally:
+        await nodes.aclose()
+        await client.aclose()
+
+
 async def test_a_lost_connection_fails_the_waiting_calls_and_is_made_again() -> None:
     client = _client()
     nodes = AsyncNodeClient(client)

@@ -35,7 +35,7 @@ from .store import AsyncStore, Direction, NamespaceOrder, chunks_of
 
 log = logging.getLogger("edgekv.edge")
 
-HOT_HITS = 8
+HOT_HITS = 8  # hits since its fetch that make a key hot: refreshed, not dropped, on change
 # Seconds between feed reads while changes keep coming: 5 ms, or 10 ms once a page holds
 # BUSY_PAGE changes or more (a write load of thousands per second, where each read costs every
 # edge and the central store alike). Adds at most that much delay.
@@ -44,9 +44,11 @@ BUSY_FEED_PAUSE = 0.010
 BUSY_PAGE = 16
 # A value read as a stream is cached on the way only up to this size: a stream is asked for so
 # that a large value is never whole in memory.
-_STREAM_CACHE_LIMIT = (
-    1 << 20
-)  # hits since its fetch that make a key hot: refreshed, not dropped, on change
+_STREAM_CACHE_LIMIT = 1 << 20
+# Seconds after a write failed in a way that may have applied it all the same (a timeout, a
+# lost connection, a cancelled request) during which an `exclusive` edge reads its own
+# changes too: the feed is what tells it whether the write landed.
+UNSURE_WINDOW = 60.0
 
 
 class AsyncEdgeStore:
@@ -61,8 +63,13 @@ class AsyncEdgeStore:
         serve_stale: float = 0.0,
         follow_feed: bool = True,
         feed_wait: float = 0.5,
+        exclusive: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`exclusive=True` says every write through `central` passes through this edge (it
+        opened the store itself): the feed then leaves out the edge's own changes, which it
+        has applied already. Under the edge's own write load they are most of the feed, and
+        reading them cost it as much as a tenth of each write (Redis; other stores read all)."""
         self.central = central
         self.memory = MemoryTier(cache_size)
         self.default_cache_ttl = default_cache_ttl
@@ -77,6 +84,8 @@ class AsyncEdgeStore:
         self._feed_wait = feed_wait
         self._following = False
         self._closing = False
+        self._exclusive = exclusive
+        self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
         self.feed_flushes = 0
 
@@ -230,10 +239,14 @@ class AsyncEdgeStore:
     ) -> int:
         if not self._following:
             await self.start_following()
-        with central_errors():
-            version = await self.central.put(
-                namespace_id, write, only_if_absent=only_if_absent, if_version=if_version
-            )
+        try:
+            with central_errors():
+                version = await self.central.put(
+                    namespace_id, write, only_if_absent=only_if_absent, if_version=if_version
+                )
+        except BaseException as e:
+            self._failed(e, namespace_id, (write.key,))
+            raise
         ckey = (namespace_id, write.key)
         if isinstance(write.value, bytes):
             entry = StoredEntry(write.value, write.metadata_json, write.expiration, version)
@@ -245,8 +258,12 @@ class AsyncEdgeStore:
     async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
         if not self._following:
             await self.start_following()
-        with central_errors():
-            versions = await self.central.put_many(namespace_id, writes)
+        try:
+            with central_errors():
+                versions = await self.central.put_many(namespace_id, writes)
+        except BaseException as e:
+            self._failed(e, namespace_id, [write.key for write in writes])
+            raise
         now = self._clock()
         for write, version in zip(writes, versions, strict=True):
             if isinstance(write.value, bytes):
@@ -257,18 +274,37 @@ class AsyncEdgeStore:
     async def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
         if not self._following:
             await self.start_following()
-        with central_errors():
-            await self.central.delete_many(namespace_id, keys)
+        try:
+            with central_errors():
+                await self.central.delete_many(namespace_id, keys)
+        except BaseException as e:
+            self._failed(e, namespace_id, keys)
+            raise
         now = self._clock()
         for key in keys:
             self.memory.invalidate((namespace_id, key))
             self.memory.store((namespace_id, key), None, now)
 
     async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
-        with central_errors():
-            value = await self.central.incr(namespace_id, key, by, expiration)
+        try:
+            with central_errors():
+                value = await self.central.incr(namespace_id, key, by, expiration)
+        except BaseException as e:
+            self._failed(e, namespace_id, (key,))
+            raise
         self.memory.invalidate((namespace_id, key))
         return value
+
+    def _failed(self, e: BaseException, namespace_id: str, keys: Sequence[str]) -> None:
+        """After a failed write: one that may have been applied all the same (anything but
+        the store's own refusal: a lost connection, a timeout, a cancelled request) drops
+        its keys from memory, and the feed is read with this edge's own changes for a while,
+        to learn whether it landed."""
+        if isinstance(e, errors.KVError) and not isinstance(e, errors.StoreUnavailable):
+            return  # refused (a failed condition, a missing namespace): nothing was written
+        for key in keys:
+            self.memory.invalidate((namespace_id, key))
+        self._unsure_until = time.monotonic() + UNSURE_WINDOW
 
     # the change feed
 
@@ -293,20 +329,22 @@ class AsyncEdgeStore:
         backoff = 0.05
         while not self._closing:
             try:
-                page = await self.central.changes(position, 1000)
+                exclude_own = self._exclusive and time.monotonic() >= self._unsure_until
+                page = await self.central.changes(position, 1000, exclude_own=exclude_own)
                 if page.behind:
                     self.flush()
                 await self.apply_changes(page.changes)
                 position = page.position
                 self.feed_healthy = True
                 backoff = 0.05
-                if page.changes and len(page.changes) < 1000:
+                read = len(page.changes) + page.left_out
+                if read and len(page.changes) < 1000:
                     # Caught up under a write load: pause a moment before the next read, so the
                     # feed is read in pages, not once per write (a PostgreSQL feed read briefly
                     # holds the write lock that orders the feed).
-                    busy = len(page.changes) >= BUSY_PAGE
+                    busy = read >= BUSY_PAGE
                     await asyncio.sleep(BUSY_FEED_PAUSE if busy else FEED_PAUSE)
-                elif not page.changes:
+                elif not read:
                     try:
                         await self.central.wait_for_changes(position, self._feed_wait)
                     except Exception:  # the push signal is down, not the feed: poll it
@@ -386,9 +424,11 @@ class AsyncEdgeStore:
         with central_errors():
             return await self.central.feed_position()
 
-    async def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
+    async def changes(
+        self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
+    ) -> FeedPage:
         with central_errors():
-            return await self.central.changes(position, limit)
+            return await self.central.changes(position, limit, exclude_own=exclude_own)
 
     async def wait_for_changes(self, position: str | None, seconds: float) -> bool:
         with central_errors():

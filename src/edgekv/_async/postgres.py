@@ -498,7 +498,9 @@ class AsyncPostgresStore:
     async def feed_position(self) -> str:
         return int_position(int((await self._one(self._sql.last_seq))[0]))
 
-    async def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
+    async def changes(
+        self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
+    ) -> FeedPage:
         since = parse_int_position(position)
         pool = await self._open()
         async with pool.connection() as conn, conn.transaction():

@@ -162,6 +162,9 @@ class AsyncRedisStore:
         self._rename = register(lua.RENAME_NAMESPACE)
         self._remove = register(lua.DELETE_NAMESPACE)
         self._known: set[str] = set()
+        # Carried by the feed entries of this client's writes, so that its edge can leave
+        # them out of what it reads (changes(exclude_own=True)).
+        self._origin = uuid.uuid4().hex[:16]
         self._cluster = isinstance(self.client, RedisCluster)
         self._nodes = AsyncNodeClient(self.client)
         # Puts that arrive together are written by one script per node (see put), each node's
@@ -182,8 +185,14 @@ class AsyncRedisStore:
         return self.buckets
 
     def _head(self) -> list[object]:
-        """ARGV[1..4] of every write script (the _PRELUDE of redis_scripts)."""
-        return [repr(self._clock()), self._retention_us, self._grace, self.keys.channel]
+        """ARGV[1..5] of every write script (the _PRELUDE of redis_scripts)."""
+        return [
+            repr(self._clock()),
+            self._retention_us,
+            self._grace,
+            self.keys.channel,
+            self._origin,
+        ]
 
     def _args(self, nsid: str) -> list[object]:
         return [*self._head(), nsid]
@@ -725,13 +734,16 @@ class AsyncRedisStore:
 
     # change feed and housekeeping
 
-    async def _read_feeds(self, ids: list[str], count: int, watch: bool = False) -> list[list[Any]]:
+    async def _read_feeds(
+        self, ids: list[str], count: int, watch: bool = False, skip: str = ""
+    ) -> list[list[Any]]:
         # One script per node for the buckets it holds (a cluster pipeline refuses scripts):
         # what feed delay is made of is round trips, and a follower reads every few ms.
         if len(self._feed_keys) != len(ids):
             self._feed_keys = [[self.keys.feed(b), self.keys.stamp(b)] for b in range(len(ids))]
         units = [_Unit(b, keys, [ids[b]]) for b, keys in enumerate(self._feed_keys)]
-        replies = await self._per_node(self._feed_read, [count, "1" if watch else "0"], units)
+        head = [count, "1" if watch else "0", skip]
+        replies = await self._per_node(self._feed_read, head, units)
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
@@ -751,10 +763,12 @@ class AsyncRedisStore:
         ids = parse_stream_position(position, buckets)
         return ids, [stream_id_key(i) for i in ids]
 
-    async def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
+    async def changes(
+        self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
+    ) -> FeedPage:
         buckets = await self._ready()
         ids, mine = self._parse_position(position, buckets)
-        replies = await self._read_feeds(ids, limit)
+        replies = await self._read_feeds(ids, limit, skip=self._origin if exclude_own else "")
         behind = False
         # (stamp, bucket, change): unique without the change, so plain tuple order. Every edge
         # reads every change, so this loop is written for speed. The ids the scripts give
@@ -762,16 +776,19 @@ class AsyncRedisStore:
         merged: list[tuple[int, int, Change]] = []
         namespaces: dict[bytes, str] = {}
         last_read: dict[int, bytes] = {}
-        for b, (exists, last, trimmed, read, in_namespace, keys) in enumerate(replies):
+        left_out = 0
+        for b, (exists, last, trimmed, read, in_namespace, keys, to, skipped) in enumerate(replies):
             if position is not None and (
                 (int(trimmed[:-2]), 0) > mine[b]
                 or mine[b] > (int(last[:-2]), 0)
                 or (not exists and ids[b] != "0-0")
             ):
                 behind = True
+            if to:
+                last_read[b] = to
+                left_out += skipped
             if not read:
                 continue
-            last_read[b] = read[-1]
             for stream_id, raw_ns, raw_key in zip(read, in_namespace, keys, strict=True):
                 stamp = int(stream_id[:-2])
                 nsid = namespaces.get(raw_ns)
@@ -793,7 +810,7 @@ class AsyncRedisStore:
                 read_to[b] = (stamp, 0)
         new = stream_position(ids)
         self._last_position = (new, ids, read_to)
-        return FeedPage([c for _, _, c in merged], new, behind)
+        return FeedPage([c for _, _, c in merged], new, behind, left_out)
 
     async def wait_for_changes(self, position: str | None, seconds: float) -> bool:
         if self._waiting.locked():

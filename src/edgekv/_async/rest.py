@@ -412,7 +412,9 @@ class AsyncRestStore:
         result = await self._feed_json("/position")
         return "0" if result is None else str(result["position"])
 
-    async def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
+    async def changes(
+        self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
+    ) -> FeedPage:
         params: dict[str, Any] = {"limit": max(1, min(limit, _FEED_PAGE))}
         while True:
             if position is not None:

@@ -458,7 +458,9 @@ class AsyncSQLiteStore:
     async def feed_position(self) -> str:
         return int_position(int(self._db.execute(sql.LAST_SEQ).fetchone()[0]))
 
-    async def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
+    async def changes(
+        self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
+    ) -> FeedPage:
         since = parse_int_position(position)
         db = self._db
         db.execute("BEGIN")  # one snapshot: the page and the bounds it is judged by agree

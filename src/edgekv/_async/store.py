@@ -141,11 +141,16 @@ class AsyncStore(Protocol):
         """The feed's current end: reading from it yields only changes made after this call."""
         ...
 
-    async def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
+    async def changes(
+        self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
+    ) -> FeedPage:
         """Up to `limit` changes after `position` (None: the oldest retained), in order.
 
         Positions are opaque strings of the store's own (docs/stores.md). The page says where
         to continue, and whether `position` fell behind the feed's retention (changes lost).
+        `exclude_own` asks to leave out changes of keys written through this very object,
+        where the store can tell them (Redis: `left_out` counts them); other stores return
+        every change, which is as correct for an edge (its own write is cached already).
         """
         ...
 

@@ -78,7 +78,10 @@ class KV:
             else store
         )
         if edge_cache:
-            self.store = EdgeStore(self.store, cache_size=edge_cache, clock=clock)
+            # A store opened here is written through this edge only (exclusive).
+            self.store = EdgeStore(
+                self.store, cache_size=edge_cache, exclusive=isinstance(store, str), clock=clock
+            )
         self.account_id = account_id or DEFAULT_ACCOUNT
         self._clock = clock
 

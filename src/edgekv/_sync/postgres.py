@@ -499,7 +499,9 @@ class PostgresStore:
     def feed_position(self) -> str:
         return int_position(int((self._one(self._sql.last_seq))[0]))
 
-    def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
+    def changes(
+        self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
+    ) -> FeedPage:
         since = parse_int_position(position)
         pool = self._open()
         with pool.connection() as conn, conn.transaction():

@@ -413,7 +413,9 @@ class RestStore:
         result = self._feed_json("/position")
         return "0" if result is None else str(result["position"])
 
-    def changes(self, position: str | None, limit: int = 1000) -> FeedPage:
+    def changes(
+        self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
+    ) -> FeedPage:
         params: dict[str, Any] = {"limit": max(1, min(limit, _FEED_PAGE))}
         while True:
             if position is not None:

@@ -67,7 +67,10 @@ def create_app(
     edge = None
     local = None
     if cache_size > 0:
-        edge = FeedEdge(opened, cache_size=cache_size, serve_stale=serve_stale, clock=clock)
+        # A store the app opened is written through this edge only (exclusive).
+        edge = FeedEdge(
+            opened, cache_size=cache_size, serve_stale=serve_stale, exclusive=owned, clock=clock
+        )
         opened, local = edge, edge.local
     accounts = Accounts(opened, local)
     rest = RestAPI(opened, clock, local)

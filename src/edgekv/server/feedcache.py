@@ -141,6 +141,12 @@ class FeedEdge(AsyncEdgeStore):
             for key in keys:
                 self.local.changed(namespace_id, key)
 
+    async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
+        try:
+            return await super().incr(namespace_id, key, by, expiration)
+        finally:
+            self.local.changed(namespace_id, key)
+
     async def delete_namespace(self, namespace_id: str) -> None:
         try:
             await super().delete_namespace(namespace_id)

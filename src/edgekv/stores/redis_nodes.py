@@ -7,9 +7,9 @@ answers and hands each to its caller. redis-py's own path cost a call more than 
 ran (measured: ~130 us of client CPU per script call, about half of it here): a connection
 taken from and given back to a pool, a cluster's routing checks, the arguments packed in
 Python, and on Python 3.11 a task per send (`asyncio.wait_for`). A lane packs with hiredis and
-bounds each call with one timer (the client's `socket_timeout`); a call that times out, or a
-connection that fails, fails every call waiting on the lane (their answers could no longer be
-told apart), and the next call connects again.
+bounds its calls with one timer (each call waits at most the client's `socket_timeout`); a
+call that times out, or a connection that fails, fails every call waiting on the lane (their
+answers could no longer be told apart), and the next call connects again.
 
 Sync (`NodeClient`): calls go one at a time, through redis-py: the node's own client in a
 cluster (a sync `ClusterNode` holds one, `redis_connection`), else the store's client.
@@ -43,6 +43,10 @@ class _Lane:
         self.connection: Any = None
         self.reader: asyncio.Task[None] | None = None
         self.waiting: deque[asyncio.Future[Any]] = deque()
+        # Each waiting call's deadline, in the same order; one timer for the lane, armed at
+        # the oldest (a timer per call, asyncio.timeout, cost ~5 us a call under uvloop).
+        self.deadlines: deque[float] = deque()
+        self.timer: asyncio.TimerHandle | None = None
         self.connecting = asyncio.Lock()
         self.closing: set[asyncio.Task[Any]] = set()
 
@@ -50,28 +54,43 @@ class _Lane:
         if self.reader is None:
             await self._connect()
         connection, packed = self.connection, hiredis.pack_command(command)
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self.waiting.append(future)
+        self.deadlines.append(loop.time() + self.timeout)
+        if self.timer is None:
+            self.timer = loop.call_at(self.deadlines[0], self._check_deadline)
         try:
-            try:
-                # Written before any await: the order of the waiting futures is the order sent.
-                await connection.send_packed_command(packed, False)
-            except BaseException as e:
-                # Whatever stopped the send (a lost connection, uvloop's RuntimeError for a
-                # closed transport, a cancellation), redis-py has closed the connection.
-                future.cancel()  # this call fails with its own error
-                self._break(connection, e)
-                if isinstance(e, Exception) and not isinstance(e, redis.exceptions.RedisError):
-                    raise redis.exceptions.ConnectionError(f"Redis connection lost: {e!r}") from e
-                raise
-            async with asyncio.timeout(self.timeout):
-                return await future
-        except TimeoutError:
-            self._break(connection, redis.exceptions.TimeoutError("Timeout reading from Redis"))
-            raise redis.exceptions.TimeoutError("Timeout reading from Redis") from None
-        finally:
-            if not future.done():  # the caller gave up: its answer, when it comes, is dropped
-                future.cancel()
+            # Written before any await: the order of the waiting futures is the order sent.
+            await connection.send_packed_command(packed, False)
+        except BaseException as e:
+            # Whatever stopped the send (a lost connection, uvloop's RuntimeError for a
+            # closed transport, a cancellation), redis-py has closed the connection.
+            future.cancel()  # this call fails with its own error
+            self._break(connection, e)
+            if isinstance(e, Exception) and not isinstance(e, redis.exceptions.RedisError):
+                raise redis.exceptions.ConnectionError(f"Redis connection lost: {e!r}") from e
+            raise
+        # A caller that gives up (cancelled) cancels its future: its answer, when it comes,
+        # is dropped.
+        return await future
+
+    def _check_deadline(self) -> None:
+        """The lane's one timer: fires at the oldest waiting call's deadline (calls wait in
+        the order sent, all for the same time, so the oldest is first)."""
+        self.timer = None
+        if not self.deadlines:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self.deadlines[0]:
+            self.timer = loop.call_at(self.deadlines[0], self._check_deadline)
+            return
+        # Redis has not answered the oldest call in time: it fails with a timeout, and every
+        # call behind it with the lost connection (their answers could no longer be told apart).
+        oldest = self.waiting[0]
+        if not oldest.done():
+            oldest.set_exception(redis.exceptions.TimeoutError("Timeout reading from Redis"))
+        self._break(self.connection, redis.exceptions.TimeoutError("Timeout reading from Redis"))
 
     async def _connect(self) -> None:
         async with self.connecting:
@@ -91,6 +110,7 @@ class _Lane:
                 if not self.waiting:
                     raise redis.exceptions.ConnectionError("Redis answered a call not made")
                 future = self.waiting.popleft()
+                self.deadlines.popleft()
                 if future.done():  # its caller gave up (cancelled): the answer is dropped
                     continue
                 if isinstance(reply, redis.exceptions.ResponseError):
@@ -108,6 +128,10 @@ class _Lane:
             return
         reader, self.reader, self.connection = self.reader, None, None
         waiting, self.waiting = self.waiting, deque()
+        self.deadlines = deque()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         for future in waiting:
             if not future.done():
                 error = redis.exceptions.ConnectionError(f"Redis connection lost: {cause}")

@@ -126,7 +126,8 @@ def frame(fields: list[bytes | str | int]) -> bytes:
 NOT_HERE = "non local key"  # Redis: "Script attempted to access a non local key in a cluster node"
 
 # Shared by the write scripts. ARGV[1] now (the store's clock), [2] feed retention in
-# microseconds, [3] grace seconds added to server-side expiry, [4] pub/sub channel. A bucket
+# microseconds, [3] grace seconds added to server-side expiry, [4] pub/sub channel, [5] the
+# writing client's origin, which a key's feed entry carries (see FEED_READ). A bucket
 # is four keys: the namespace's index, the feed, the stamp hash, the deleted set. A script
 # ends its writes with `finish()`, which saves each bucket's last stamp.
 #
@@ -134,8 +135,8 @@ NOT_HERE = "non local key"  # Redis: "Script attempted to access a non local key
 # state is read once and written once per script, and a put overwriting a plain value is
 # three calls (look, write, feed entry).
 _PRELUDE = """
-local now, retention, grace, channel = tonumber(ARGV[1]), tonumber(ARGV[2]),
-    tonumber(ARGV[3]), ARGV[4]
+local now, retention, grace, channel, origin = tonumber(ARGV[1]), tonumber(ARGV[2]),
+    tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local function fmt(n) return string.format('%.0f', n) end
 -- Per bucket, however many units (namespaces) of a script name it: its feed, stamp hash, last
 -- stamp drawn and the stamp of its feed's oldest entry.
@@ -202,7 +203,7 @@ end
 local function feed(b, nsid, key)
     local stamp = fmt(next_stamp(b.state))
     if key then
-        redis.call('XADD', b.state.feed, stamp .. '-0', 'ns', nsid, 'k', key)
+        redis.call('XADD', b.state.feed, stamp .. '-0', 'ns', nsid, 'k', key, 'o', origin)
     else
         redis.call('XADD', b.state.feed, stamp .. '-0', 'ns', nsid)
     end
@@ -264,7 +265,7 @@ WRITE = (
     + _PRELUDE
     + """
 client_publishes = true
-local todo = units(ARGV[5])
+local todo = units(ARGV[6])
 local alive = {}
 for i, unit in ipairs(todo) do  -- every unit read before any is written (MULTI_BUCKET)
     alive[i] = not gone(bucket(unit.keys), unit.f[unit.at])
@@ -303,15 +304,15 @@ return out
 """
 )
 
-# KEYS[1..4] a bucket, KEYS[5..] entries; ARGV[5] namespace id, ARGV[6..] the entries' keys.
+# KEYS[1..4] a bucket, KEYS[5..] entries; ARGV[6] namespace id, ARGV[7..] the entries' keys.
 # A feed entry for each key that was there.
 DELETE_MANY = (
     _PRELUDE
     + """
-local b, nsid = bucket(KEYS), ARGV[5]
+local b, nsid = bucket(KEYS), ARGV[6]
 if gone(b, nsid) then return redis.error_reply('EDGEKV_NAMESPACE_GONE') end
 for i = 5, #KEYS do
-    local key = ARGV[i + 1]
+    local key = ARGV[i + 2]
     local removed = redis.call('ZREM', b.index, key)
     if redis.call('EXISTS', KEYS[i]) == 1 or removed == 1 then
         retire_blob(KEYS[i])
@@ -324,15 +325,15 @@ return 1
 """
 )
 
-# KEYS[1..4] a bucket, KEYS[5] entry; ARGV[5] namespace id, [6] key, [7] by, [8] expiration
+# KEYS[1..4] a bucket, KEYS[5] entry; ARGV[6] namespace id, [7] key, [8] by, [9] expiration
 # or ''. HINCRBY keeps Redis's own 64-bit arithmetic and refuses what is not the canonical
 # decimal text of a 64-bit integer.
 INCR = (
     _PRELUDE
     + """
-local b, nsid = bucket(KEYS), ARGV[5]
+local b, nsid = bucket(KEYS), ARGV[6]
 if gone(b, nsid) then return redis.error_reply('EDGEKV_NAMESPACE_GONE') end
-local entry, key, by, exp = KEYS[5], ARGV[6], ARGV[7], ARGV[8]
+local entry, key, by, exp = KEYS[5], ARGV[7], ARGV[8], ARGV[9]
 local f = redis.call('HMGET', entry, 'v', 'b', 'x')
 if (not f[1] and not f[2]) or expired(f[3]) then
     store(b, nsid, entry, key, by, false, '', exp)
@@ -402,11 +403,11 @@ if #members > 0 then redis.call('ZREM', KEYS[1], unpack(members)) end
 return redis.call('ZCARD', KEYS[1])
 """
 
-# KEYS[1..4] a bucket; ARGV[5] namespace id: one feed entry with no key ("all of it").
+# KEYS[1..4] a bucket; ARGV[6] namespace id: one feed entry with no key ("all of it").
 FEED_NAMESPACE = (
     _PRELUDE
     + """
-local stamp = feed(bucket(KEYS), ARGV[5], nil)
+local stamp = feed(bucket(KEYS), ARGV[6], nil)
 finish()
 return stamp
 """
@@ -415,14 +416,17 @@ return stamp
 # Reads the feeds of several buckets of one node: a unit is a bucket's feed and stamp hash, and
 # as argument the last id read from it. ARGV[1] count, ARGV[2] '1' if the reader is about to
 # wait: it is subscribed to the channel, and field w of each stamp hash asks the next write
-# to the bucket to publish (and clear it). Returns per unit {exists, last id,
-# newest trimmed id, ids, namespaces, keys}: the changes as three lists (an edge reads every
-# change of every edge: three flat lists are the least work for the script and the reader); a
-# key is nil for a change of the whole namespace.
+# to the bucket to publish (and clear it); ARGV[3] an origin whose changes of keys are left
+# out ('': none): an edge has applied its own writes already, and under its own write load
+# they are most of what it would read. Returns per unit {exists, last id, newest trimmed id,
+# ids, namespaces, keys, last id read past or false, how many were left out}: the changes as
+# three lists (an edge reads every change of every edge: three flat lists are the least work
+# for the script and the reader); a key is nil for a change of the whole namespace.
 FEED_READ = (
     MULTI_BUCKET
     + """
-local count, watch, todo, out = tonumber(ARGV[1]), ARGV[2] == '1', units(ARGV[3]), {}
+local count, watch, skip = tonumber(ARGV[1]), ARGV[2] == '1', ARGV[3]
+local todo, out = units(ARGV[4]), {}
 -- Every unit read before any is written (MULTI_BUCKET). A bucket's stamp hash holds its last
 -- stamp (s) from its first write on: without it the bucket has no feed (never written, or
 -- lost with its node's data), and a feed whose last stamp is not past the reader's position
@@ -433,16 +437,20 @@ for i, unit in ipairs(todo) do
     local feed, after, s = unit.keys[1], unit.f[unit.at], stamps[i]
     if watch then redis.call('HSET', unit.keys[2], 'w', '1') end
     if not s[1] then
-        out[i] = {0, '0-0', '0-0', {}, {}, {}}
+        out[i] = {0, '0-0', '0-0', {}, {}, {}, false, 0}
     else
-        local ids, namespaces, keys = {}, {}, {}
+        local ids, namespaces, keys, to, m, n = {}, {}, {}, false, 0, 0
         if count > 0 and tonumber(s[1]) > tonumber(string.match(after, '^%d+')) then
-            for n, item in ipairs(redis.call('XRANGE', feed, '(' .. after, '+', 'COUNT', count)) do
-                local fields = item[2]  -- as `feed` adds them: ns <id>[, k <key>]
-                ids[n], namespaces[n], keys[n] = item[1], fields[2], fields[4] or false
+            for _, item in ipairs(redis.call('XRANGE', feed, '(' .. after, '+', 'COUNT', count)) do
+                local fields = item[2]  -- as `feed` adds them: ns <id>[, k <key>, o <origin>]
+                n, to = n + 1, item[1]
+                if fields[6] ~= skip then
+                    m = m + 1
+                    ids[m], namespaces[m], keys[m] = item[1], fields[2], fields[4] or false
+                end
             end
         end
-        out[i] = {1, s[1] .. '-0', s[2] or '0-0', ids, namespaces, keys}
+        out[i] = {1, s[1] .. '-0', s[2] or '0-0', ids, namespaces, keys, to, n - m}
     end
 end
 return out
