@@ -10,7 +10,8 @@
   `cachetools.TTLCache.get`, same run: goal <= 2 x.
 
 `python -m benchmarks edge`; EDGEKV_BENCH_WRITES sets the number of propagation samples,
-EDGEKV_BENCH_STORES=sqlite,postgres,redis-cluster picks central stores.
+EDGEKV_BENCH_STORES=sqlite,postgres,redis-cluster picks central stores, EDGEKV_BENCH_SECONDS
+(default 6) and EDGEKV_BENCH_ROUNDS (default 3) the wrk runs (medians, interleaved).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from edgekv.config import sqlite_url
 
 WRITES = int(os.environ.get("EDGEKV_BENCH_WRITES", "200"))
 SECONDS = float(os.environ.get("EDGEKV_BENCH_SECONDS", "6"))
+ROUNDS = int(os.environ.get("EDGEKV_BENCH_ROUNDS", "3"))
 POSTGRES = os.environ.get("EDGEKV_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 VALUE = b"v" * 100
 
@@ -189,20 +191,7 @@ def put_against_hot_read(edges: Edges, work: Path, goal: float, store: str) -> b
         "get": lambda s: server_wrk.run(edge.url + edges.values + "hot", get, s),
         "put": lambda s: server_wrk.run(edge.url + edges.values, put, s),
     }
-    for load in runs.values():
-        load(2.0)
-    samples: dict[str, list[Load]] = {name: [] for name in runs}
-    for _ in range(2):
-        for name, load in runs.items():
-            samples[name].append(load(SECONDS))
-    medians = {
-        name: Load(
-            statistics.median(x.rate for x in s),
-            statistics.median(x.p99 for x in s),
-            "; ".join(filter(None, (x.errors for x in s))),
-        )
-        for name, s in samples.items()
-    }
+    medians = server_wrk.load_rounds(runs, ROUNDS, SECONDS)
     return report_rate(
         f"PUT through an edge, {store}, 32 connections",
         medians["put"],

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,16 +33,6 @@ ROUNDS = int(os.environ.get("EDGEKV_BENCH_ROUNDS", "3"))
 VALUE = b"v" * 100
 HOT = "hot"
 BULK_PAIRS = 10_000
-
-
-def _median(loads: list[Load]) -> Load:
-    rates = sorted(loads, key=lambda load: load.rate)
-    middle = rates[len(rates) // 2] if len(rates) % 2 else None
-    return Load(
-        statistics.median(load.rate for load in loads),
-        statistics.median(load.p99 for load in loads),
-        middle.errors if middle else "; ".join(filter(None, (load.errors for load in loads))),
-    )
 
 
 def _verdict(passed: bool) -> str:
@@ -73,17 +62,6 @@ def report_rate(
         parts.append(f"ERRORS: {subject.errors or anchor.errors}")
     print(" | ".join(parts), flush=True)
     return ok
-
-
-def _load_rounds(runs: dict[str, Callable[[float], Load]]) -> dict[str, Load]:
-    """Runs each load once per round, in turn (anchor, subject, anchor, subject, ...)."""
-    for load in runs.values():  # warm-up: connections, caches, the JIT of workerd
-        load(2.0)
-    samples: dict[str, list[Load]] = {name: [] for name in runs}
-    for _ in range(ROUNDS):
-        for name, load in runs.items():
-            samples[name].append(load(SECONDS))
-    return {name: _median(s) for name, s in samples.items()}
 
 
 def main() -> bool:
@@ -144,7 +122,7 @@ def main() -> bool:
             f"{ROUNDS} rounds, medians; {len(VALUE)}-byte values",
             flush=True,
         )
-        loads = _load_rounds(runs)
+        loads = server_wrk.load_rounds(runs, ROUNDS, SECONDS)
 
         ok = report_rate(
             "GET value, hot key",

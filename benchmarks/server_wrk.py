@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import statistics
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +88,29 @@ def run(url: str, script: Path, seconds: float) -> Load:
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr}{done.stdout}")
     return Load.parse(done.stdout)
+
+
+def median(loads: list[Load]) -> Load:
+    """The median rate and p99 of repeated runs (errors: the median run's, or all of them)."""
+    rates = sorted(loads, key=lambda load: load.rate)
+    middle = rates[len(rates) // 2] if len(rates) % 2 else None
+    return Load(
+        statistics.median(load.rate for load in loads),
+        statistics.median(load.p99 for load in loads),
+        middle.errors if middle else "; ".join(filter(None, (load.errors for load in loads))),
+    )
+
+
+def load_rounds(
+    runs: dict[str, Callable[[float], Load]], rounds: int, seconds: float
+) -> dict[str, Load]:
+    """Each load once per round, in turn (anchor, subject, anchor, subject, ...), after a
+    warm-up of each; the median of each load's rounds. Interleaved so that a slow phase of
+    the machine falls on both sides of a ratio."""
+    for load in runs.values():  # warm-up: connections, caches, the JIT of workerd
+        load(2.0)
+    samples: dict[str, list[Load]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, load in runs.items():
+            samples[name].append(load(seconds))
+    return {name: median(s) for name, s in samples.items()}
