@@ -32,6 +32,9 @@ async def test_calls_pipelined_on_one_connection_each_get_their_own_answer() -> 
         assert isinstance(got[200], redis.exceptions.NoScriptError)
         assert got[201:] == [f"after {i}".encode() for i in range(50)]
         assert len(nodes.lanes) == 1
+        # An answer that arrives in many reads is put together before it is handed over.
+        big = bytes(range(256)) * 8192  # 2 MiB
+        assert await asyncio.gather(*(nodes.call(None, "ECHO", big) for _ in range(3))) == [big] * 3
         ids = {await nodes.call(None, "CLIENT", "ID") for _ in range(3)}
         assert len(ids) == 1  # one connection
     finally:

@@ -2,14 +2,16 @@
 feed scripts, with as little client work per call as Redis itself does for a small script.
 
 Async (`AsyncNodeClient`): per node one connection of its own, a lane, on which calls are
-pipelined. Each call is sent at once; Redis answers in order, and one task per lane reads the
-answers and hands each to its caller. redis-py's own path cost a call more than the script it
-ran (measured: ~130 us of client CPU per script call, about half of it here): a connection
-taken from and given back to a pool, a cluster's routing checks, the arguments packed in
-Python, and on Python 3.11 a task per send (`asyncio.wait_for`). A lane packs with hiredis and
-bounds its calls with one timer (each call waits at most the client's `socket_timeout`); a
-call that times out, or a connection that fails, fails every call waiting on the lane (their
-answers could no longer be told apart), and the next call connects again.
+pipelined. Each call is written at once; Redis answers in order, and the lane's protocol parses
+the answers as they arrive and hands each to its caller. redis-py's own path cost a call more
+than the script it ran (measured: ~130 us of client CPU per script call, about half of it here):
+a connection taken from and given back to a pool, a cluster's routing checks, the arguments
+packed in Python, on Python 3.11 a task per send (`asyncio.wait_for`), and a task woken per
+answer to read it from a stream. redis-py still makes the connection (TLS, AUTH, HELLO,
+SELECT); then the lane takes over its transport, writes the calls packed by hiredis, and bounds
+them with one timer (each call waits at most the client's `socket_timeout`). A call that times
+out, or a connection that fails, fails every call waiting on the lane (their answers could no
+longer be told apart), and the next call connects again.
 
 Sync (`NodeClient`): calls go one at a time, through redis-py: the node's own client in a
 cluster (a sync `ClusterNode` holds one, `redis_connection`), else the store's client.
@@ -41,7 +43,7 @@ class _Lane:
         self.connection_class = connection_class
         self.kwargs = {**kwargs, "socket_timeout": None}
         self.connection: Any = None
-        self.reader: asyncio.Task[None] | None = None
+        self.transport: asyncio.Transport | None = None
         self.waiting: deque[asyncio.Future[Any]] = deque()
         # Each waiting call's deadline, in the same order; one timer for the lane, armed at
         # the oldest (a timer per call, asyncio.timeout, cost ~5 us a call under uvloop).
@@ -51,9 +53,15 @@ class _Lane:
         self.closing: set[asyncio.Task[Any]] = set()
 
     async def call(self, command: tuple[Any, ...]) -> Any:
-        if self.reader is None:
+        if self.transport is None:
             await self._connect()
-        connection, packed = self.connection, hiredis.pack_command(command)
+        connection, transport = self.connection, self.transport
+        assert transport is not None
+        packed = hiredis.pack_command(command)
+        if transport.is_closing():  # asyncio's transports drop what is written then
+            cause = redis.exceptions.ConnectionError("Redis connection lost: closed")
+            self._break(connection, cause)
+            raise cause
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self.waiting.append(future)
@@ -62,11 +70,12 @@ class _Lane:
             self.timer = loop.call_at(self.deadlines[0], self._check_deadline)
         try:
             # Written before any await: the order of the waiting futures is the order sent.
-            await connection.send_packed_command(packed, False)
+            transport.write(packed)
         except BaseException as e:
-            # Whatever stopped the send (a lost connection, uvloop's RuntimeError for a
-            # closed transport, a cancellation), redis-py has closed the connection.
-            future.cancel()  # this call fails with its own error
+            # Whatever stopped the write (uvloop's RuntimeError for a closed transport, a
+            # lost connection): this call fails with its own error, the calls behind it as
+            # lost.
+            future.cancel()
             self._break(connection, e)
             if isinstance(e, Exception) and not isinstance(e, redis.exceptions.RedisError):
                 raise redis.exceptions.ConnectionError(f"Redis connection lost: {e!r}") from e
@@ -74,6 +83,35 @@ class _Lane:
         # A caller that gives up (cancelled) cancels its future: its answer, when it comes,
         # is dropped.
         return await future
+
+    async def _connect(self) -> None:
+        async with self.connecting:
+            if self.transport is None:
+                # redis-py connects: TLS, AUTH, HELLO, SELECT, as for any of its connections.
+                # Then the lane reads the answers itself, as they arrive (_Answers), rather
+                # than by a task reading redis-py's stream (a task wake-up per answer).
+                connection: Any = self.connection_class(**self.kwargs)
+                await connection.connect()
+                transport = connection._writer.transport
+                transport.set_protocol(_Answers(self, connection))
+                self.connection, self.transport = connection, transport
+
+    def _answered(self, connection: Any, replies: list[Any]) -> None:
+        if connection is not self.connection:
+            return
+        for reply in replies:
+            if not self.waiting:
+                cause = redis.exceptions.ConnectionError("Redis answered a call not made")
+                self._break(connection, cause)
+                return
+            future = self.waiting.popleft()
+            self.deadlines.popleft()
+            if future.done():  # its caller gave up (cancelled): the answer is dropped
+                continue
+            if isinstance(reply, redis.exceptions.ResponseError):  # an error answer: its own
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
 
     def _check_deadline(self) -> None:
         """The lane's one timer: fires at the oldest waiting call's deadline (calls wait in
@@ -92,41 +130,11 @@ class _Lane:
             oldest.set_exception(redis.exceptions.TimeoutError("Timeout reading from Redis"))
         self._break(self.connection, redis.exceptions.TimeoutError("Timeout reading from Redis"))
 
-    async def _connect(self) -> None:
-        async with self.connecting:
-            if self.reader is None:
-                connection: Any = self.connection_class(**self.kwargs)
-                await connection.connect()
-                self.connection = connection
-                self.reader = asyncio.get_running_loop().create_task(self._read(connection))
-
-    async def _read(self, connection: Any) -> None:
-        try:
-            while True:
-                try:
-                    reply = await connection.read_response()
-                except redis.exceptions.ResponseError as e:  # an error answer: that call's
-                    reply = e
-                if not self.waiting:
-                    raise redis.exceptions.ConnectionError("Redis answered a call not made")
-                future = self.waiting.popleft()
-                self.deadlines.popleft()
-                if future.done():  # its caller gave up (cancelled): the answer is dropped
-                    continue
-                if isinstance(reply, redis.exceptions.ResponseError):
-                    future.set_exception(reply)
-                else:
-                    future.set_result(reply)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            self._break(connection, e)
-
     def _break(self, connection: Any, cause: BaseException) -> None:
         """Fails every waiting call and drops the connection, once per connection."""
-        if connection is not self.connection:
+        if connection is not self.connection or connection is None:
             return
-        reader, self.reader, self.connection = self.reader, None, None
+        self.connection, self.transport = None, None
         waiting, self.waiting = self.waiting, deque()
         self.deadlines = deque()
         if self.timer is not None:
@@ -136,8 +144,6 @@ class _Lane:
             if not future.done():
                 error = redis.exceptions.ConnectionError(f"Redis connection lost: {cause}")
                 future.set_exception(error)
-        if reader is not None and reader is not asyncio.current_task():
-            reader.cancel()
         task = asyncio.get_running_loop().create_task(connection.disconnect(nowait=True))
         self.closing.add(task)
         task.add_done_callback(self.closing.discard)
@@ -148,6 +154,43 @@ class _Lane:
             self._break(connection, ConnectionError("closed"))
         if self.closing:
             await asyncio.gather(*self.closing, return_exceptions=True)
+
+
+class _Answers(asyncio.Protocol):
+    """A lane's connection once it is connected: each answer parsed (hiredis) as its bytes
+    arrive and handed to the call that waits for it."""
+
+    def __init__(self, lane: _Lane, connection: Any) -> None:
+        self.lane = lane
+        self.connection = connection
+        options: dict[str, Any] = {}
+        if connection.encoder.decode_responses:
+            options = {"encoding": connection.encoder.encoding}
+        # As redis-py's own parser: error answers become its exceptions (NoScriptError...).
+        self.reader = hiredis.Reader(
+            protocolError=redis.exceptions.InvalidResponse,
+            replyError=connection._parser.parse_error,
+            **options,
+        )
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        replies = []
+        try:
+            while (reply := self.reader.gets()) is not False:
+                replies.append(reply)
+        except Exception as e:  # not Redis's protocol: nothing after it can be trusted
+            self.lane._answered(self.connection, replies)
+            self.lane._break(self.connection, e)
+            return
+        self.lane._answered(self.connection, replies)
+
+    def eof_received(self) -> bool | None:
+        self.lane._break(self.connection, ConnectionError("closed by the server"))
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lane._break(self.connection, exc or ConnectionError("connection closed"))
 
 
 class AsyncNodeClient:
