@@ -175,15 +175,15 @@ class _Answers(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
-        replies = []
+        replies, garbled = [], None
         try:
             while (reply := self.reader.gets()) is not False:
                 replies.append(reply)
         except Exception as e:  # not Redis's protocol: nothing after it can be trusted
-            self.lane._answered(self.connection, replies)
-            self.lane._break(self.connection, e)
-            return
+            garbled = e
         self.lane._answered(self.connection, replies)
+        if garbled is not None:
+            self.lane._break(self.connection, garbled)
 
     def eof_received(self) -> bool | None:
         self.lane._break(self.connection, ConnectionError("closed by the server"))
