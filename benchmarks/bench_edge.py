@@ -35,7 +35,7 @@ from benchmarks import server_procs, server_wrk
 from benchmarks.bench_server import report_rate
 from benchmarks.harness import interleaved, report
 from benchmarks.server_wrk import Load
-from edgekv.config import sqlite_url
+from edgekv.cli.store_choice import sqlite_url
 
 WRITES = int(os.environ.get("EDGEKV_BENCH_WRITES", "200"))
 SECONDS = float(os.environ.get("EDGEKV_BENCH_SECONDS", "6"))

@@ -26,7 +26,7 @@ from benchmarks import server_procs, server_wrk
 from benchmarks.harness import Timed, interleaved
 from benchmarks.server_wrk import Load
 from edgekv import KV
-from edgekv.config import data_dir_store_url
+from edgekv.cli.store_choice import data_dir_store_url
 
 SECONDS = float(os.environ.get("EDGEKV_BENCH_SECONDS", "8"))
 ROUNDS = int(os.environ.get("EDGEKV_BENCH_ROUNDS", "3"))

@@ -4,12 +4,8 @@
 (`sqlite:///./data/kv.db`, `memory://`).
 """
 
-from edgekv._async.kv import AsyncKV, AsyncNamespace
-from edgekv._async.sqlite import AsyncSQLiteStore
-from edgekv._async.store import AsyncStore
-from edgekv._sync.kv import KV, Namespace
-from edgekv._sync.sqlite import SQLiteStore
-from edgekv._sync.store import Store
+from edgekv.api._async.kv import AsyncKV, AsyncNamespace
+from edgekv.api._sync.kv import KV, Namespace
 from edgekv.errors import (
     BadRequest,
     KeyNotFound,
@@ -28,6 +24,10 @@ from edgekv.model import (
     NamespacePage,
     ValueWithMetadata,
 )
+from edgekv.stores._async.protocol import AsyncStore
+from edgekv.stores._sync.protocol import Store
+from edgekv.stores.sqlite._async.sqlite_store import AsyncSQLiteStore
+from edgekv.stores.sqlite._sync.sqlite_store import SQLiteStore
 
 __version__ = "0.1.0"
 

@@ -113,6 +113,15 @@ class NamespaceIdTaken(BadRequest):
 
     code = 10039
 
+    @classmethod
+    def of(cls, namespace_id: str, *, deleted: bool = False) -> NamespaceIdTaken:
+        if deleted:
+            return cls(
+                f"The namespace id {namespace_id} belonged to a deleted namespace and cannot be "
+                "reused while the store remembers the deletion."
+            )
+        return cls(f"A namespace with the id {namespace_id} already exists.")
+
 
 class BulkResultTooLarge(BadRequest):
     status = 413

@@ -11,9 +11,12 @@ import base64
 import binascii
 import json
 import math
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from edgekv import errors
+from edgekv.model import EntryWrite
 
 MAX_KEY_BYTES = 512
 MAX_VALUE_BYTES = 25 * 1024 * 1024  # 26,214,400
@@ -26,6 +29,7 @@ MAX_BULK_GET_KEYS = 100
 MAX_BULK_WRITE_PAIRS = 10_000
 MAX_BULK_BODY_BYTES = 100_000_000
 MAX_BULK_GET_RESULT_BYTES = MAX_VALUE_BYTES
+NAMESPACE_ID = re.compile(r"[0-9a-f]{32}")  # as Cloudflare's: 32 lowercase hex digits
 
 
 def validate_key(key: object) -> str:
@@ -302,3 +306,61 @@ def prefix_upper_bound(prefix: str) -> str | None:
 
 def _shown(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def namespace_title(title: object) -> str:
+    if not isinstance(title, str) or not title.strip():
+        raise errors.InvalidNamespaceTitle("A namespace title must be a non-empty string.")
+    if len(title) > 512:
+        raise errors.InvalidNamespaceTitle("A namespace title must be at most 512 characters.")
+    return title
+
+
+def namespace_id(value: object) -> str:
+    """A namespace id chosen by the caller: 32 lowercase hexadecimal digits, as Cloudflare's."""
+    if not isinstance(value, str) or not NAMESPACE_ID.fullmatch(value):
+        raise errors.InvalidNamespaceId(
+            f"Invalid namespace id {_shown_id(value)}. A namespace id is 32 lowercase "
+            "hexadecimal digits (0-9, a-f), as Cloudflare's are."
+        )
+    return value
+
+
+def _shown_id(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def bulk_writes(items: Iterable[Mapping[str, Any]], now: float) -> list[EntryWrite]:
+    """Validates a bulk write body (REST API and CLI share it) into store writes."""
+    pairs = list(items)
+    check_bulk_write_count(len(pairs))
+    return [item_check(i, _bulk_write, pair, now) for i, pair in enumerate(pairs)]
+
+
+def _bulk_write(pair: Mapping[str, Any], now: float) -> EntryWrite:
+    if not isinstance(pair, Mapping):
+        raise errors.InvalidBulkRequest("each pair must be an object with key and value")
+    if "key" not in pair or "value" not in pair:
+        raise errors.InvalidBulkRequest("each pair needs a key and a value")
+    raw = pair["value"]
+    if not isinstance(raw, str):
+        raise errors.InvalidBulkRequest("value must be a string")
+    data = decode_base64_value(raw) if pair.get("base64") else raw.encode()
+    check_value_size(len(data))
+    return EntryWrite(
+        validate_key(pair["key"]),
+        data,
+        metadata_json(pair.get("metadata")),
+        resolve_expiration(pair.get("expiration"), pair.get("expiration_ttl"), now),
+        len(data),
+    )
+
+
+def item_check(index: int, check: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return check(*args)
+    except errors.KVError as e:
+        e.message = f"item {index}: {e.message}"
+        e.args = (e.message,)
+        raise

@@ -8,7 +8,7 @@ import pytest
 
 from edgekv.cli.bulkfile import BulkFileError, key_names, parse_array, put_writes
 from edgekv.cli.kv_namespace import binding_name
-from edgekv.wrangler_config import strip_jsonc
+from edgekv.cli.wrangler_config import strip_jsonc
 
 
 def test_items_carry_their_index_and_line() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekv import config
+from edgekv.cli import store_choice as config
 from tests.cli.conftest import CLI, create_namespace
 
 

@@ -28,9 +28,9 @@ async def _sqlite(tmp: Path, clock: FakeClock) -> AsyncStore:
 
 
 async def _rest(tmp: Path, clock: FakeClock) -> AsyncStore:
-    # A real `edgekv serve` (create_app + uvicorn) in a thread; see tests/rest/server.py.
-    from edgekv._async.rest import AsyncRestStore
-    from tests.rest.server import rest_server
+    # A real `edgekv serve` (create_app + uvicorn) in a thread; see tests/stores/http/server.py.
+    from edgekv.stores.http._async.http_store import AsyncRestStore
+    from tests.stores.http.server import rest_server
 
     server = rest_server()
     server.clock.target = clock
@@ -39,21 +39,21 @@ async def _rest(tmp: Path, clock: FakeClock) -> AsyncStore:
 
 
 async def _postgres(tmp: Path, clock: FakeClock) -> AsyncStore:
-    from edgekv._async.postgres import AsyncPostgresStore
+    from edgekv.stores.postgres._async.postgres_store import AsyncPostgresStore
     from tests.stores.backends import postgres_url
 
     return AsyncPostgresStore(postgres_url(), clock=clock)
 
 
 async def _redis(tmp: Path, clock: FakeClock) -> AsyncStore:
-    from edgekv._async.redis import AsyncRedisStore
+    from edgekv.stores.redis._async.redis_store import AsyncRedisStore
     from tests.stores.backends import redis_url
 
     return AsyncRedisStore(redis_url(), clock=clock)
 
 
 async def _redis_cluster(tmp: Path, clock: FakeClock) -> AsyncStore:
-    from edgekv._async.redis import AsyncRedisStore
+    from edgekv.stores.redis._async.redis_store import AsyncRedisStore
     from tests.stores.backends import redis_cluster_url
 
     return AsyncRedisStore(redis_cluster_url(), clock=clock)
@@ -61,7 +61,7 @@ async def _redis_cluster(tmp: Path, clock: FakeClock) -> AsyncStore:
 
 async def _edge(tmp: Path, clock: FakeClock) -> AsyncStore:
     # An edge tier in front of SQLite must change nothing a caller can see.
-    from edgekv._async.edge import AsyncEdgeStore
+    from edgekv.edge._async.edge_store import AsyncEdgeStore
 
     return AsyncEdgeStore(edgekv.AsyncSQLiteStore(tmp / "kv.db", clock=clock), clock=clock)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekv import KV
-from edgekv.config import data_dir_store_url
+from edgekv.cli.store_choice import data_dir_store_url
 
 EDGEKV = str(Path(sys.executable).with_name("edgekv"))
 NODE_DIR = Path(__file__).parent / "node"

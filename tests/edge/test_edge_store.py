@@ -10,7 +10,7 @@ import pytest
 
 import edgekv
 from edgekv import errors
-from edgekv._async.edge import AsyncEdgeStore
+from edgekv.edge._async.edge_store import AsyncEdgeStore
 from edgekv.model import Change, EntryWrite, FeedPage
 from tests.clock import FakeClock
 

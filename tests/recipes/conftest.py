@@ -26,8 +26,8 @@ async def namespace(
         store = edgekv.AsyncSQLiteStore(tmp_path / "kv.db", clock=clock)
         kv = edgekv.AsyncKV(store, clock=clock)
     else:
-        from edgekv._async.rest import AsyncRestStore
-        from tests.rest.server import rest_server
+        from edgekv.stores.http._async.http_store import AsyncRestStore
+        from tests.stores.http.server import rest_server
 
         server = rest_server()
         server.clock.target = clock  # the server's time follows this test's clock

@@ -15,9 +15,9 @@ import httpx
 import pytest
 import uvicorn
 
-from edgekv._async.sqlite import AsyncSQLiteStore
 from edgekv.server.accounts import Accounts
 from edgekv.server.app import create_app
+from edgekv.stores.sqlite._async.sqlite_store import AsyncSQLiteStore
 
 
 @dataclass

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from edgekv._async.sqlite import AsyncSQLiteStore
 from edgekv.cli import main
 from edgekv.model import DEFAULT_ACCOUNT
 from edgekv.server.accounts import Accounts, Token
+from edgekv.stores.sqlite._async.sqlite_store import AsyncSQLiteStore
 
 
 def run(data_dir: Path, *args: str) -> str:

@@ -7,9 +7,9 @@ import asyncio
 from pathlib import Path
 
 from edgekv import errors
-from edgekv._async.sqlite import AsyncSQLiteStore
 from edgekv.model import EntryWrite
 from edgekv.server.batching import WriteBatcher
+from edgekv.stores.sqlite._async.sqlite_store import AsyncSQLiteStore
 
 
 def _write(key: str, value: bytes) -> EntryWrite:

@@ -1,4 +1,4 @@
-"""The fast path (src/edgekv/server/fastpath.py) answers exactly as the full app does.
+"""The fast path (src/edgekv/server/rest/fastpath.py) answers exactly as the full app does.
 
 Each request is sent as raw ASGI to the app's entry (fast path first) and to the full Starlette
 app, over the same SQLite file, and the ASGI messages (status, headers in order, body chunks,
@@ -20,11 +20,11 @@ from urllib.parse import unquote
 
 import pytest
 
-from edgekv._async.sqlite import AsyncSQLiteStore
 from edgekv.model import EntryWrite
 from edgekv.server.accounts import Accounts
 from edgekv.server.app import EdgeKVApp, create_app
-from edgekv.server.fastpath import FastPath
+from edgekv.server.rest.fastpath import FastPath
+from edgekv.stores.sqlite._async.sqlite_store import AsyncSQLiteStore
 
 Messages = list[dict[str, Any]]
 

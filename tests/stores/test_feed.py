@@ -9,8 +9,8 @@ import pytest
 
 import edgekv
 from edgekv import AsyncStore
-from edgekv._async.redis import AsyncRedisStore
 from edgekv.model import Change
+from edgekv.stores.redis._async.redis_store import AsyncRedisStore
 
 
 async def read_all(store: AsyncStore, position: str | None, ns_id: str) -> tuple[list[Change], str]:

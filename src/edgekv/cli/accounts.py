@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 import click
 
 from edgekv import errors
-from edgekv._async.urls import store_from_url
 from edgekv.cli.common import Group, _opt, emit_json, info, store_options
-from edgekv.config import resolve_store_url
+from edgekv.cli.store_choice import resolve_store_url
 from edgekv.server.accounts import Accounts
+from edgekv.stores._async.urls import store_from_url
 
 T = TypeVar("T")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from edgekv import errors, limits
-from edgekv.codec import bulk_writes
+from edgekv.limits import bulk_writes
 from edgekv.model import EntryWrite
 
 PUT_FIELDS = frozenset({"key", "value", "expiration", "expiration_ttl", "metadata", "base64"})

@@ -13,8 +13,8 @@ from typing import IO, Any, TypeVar
 import click
 
 from edgekv import DEFAULT_ACCOUNT, KV, Namespace, errors
-from edgekv.config import resolve_store_url
-from edgekv.wrangler_config import resolve_binding
+from edgekv.cli.store_choice import resolve_store_url
+from edgekv.cli.wrangler_config import resolve_binding
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -19,7 +19,7 @@ from edgekv.cli.common import (
     resolve_namespace,
     store_options,
 )
-from edgekv.wrangler_config import find_config
+from edgekv.cli.wrangler_config import find_config
 
 PAGE = 1000
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from edgekv.config import resolve_store_url
+from edgekv.cli.store_choice import resolve_store_url
 from edgekv.server.app import create_app
 from edgekv.server.run import echo_lines, is_loopback, serve, startup_lines
 

@@ -33,9 +33,9 @@ from django.core.cache.backends.base import (
 from django.core.exceptions import ImproperlyConfigured
 
 from edgekv import errors, limits
-from edgekv._async.kv import AsyncKV, AsyncNamespace
-from edgekv._sync.kv import KV, Namespace
-from edgekv.cache.envelope import kv_ttl
+from edgekv.api._async.kv import AsyncKV, AsyncNamespace
+from edgekv.api._sync.kv import KV, Namespace
+from edgekv.cache.kv_format import kv_ttl
 from edgekv.model import ValueWithMetadata
 
 _INT, _PICKLE = "i", "p"
@@ -377,17 +377,17 @@ def _store(url: str, options: Mapping[str, Any], *, sync: bool) -> Any:
         token, account = options.get("TOKEN"), options.get("ACCOUNT_ID")
         extra = {"account_id": account} if account else {}
         if sync:
-            from edgekv._sync.rest import RestStore
+            from edgekv.stores.http._sync.http_store import RestStore
 
             return RestStore(url, token=token, **extra)
-        from edgekv._async.rest import AsyncRestStore
+        from edgekv.stores.http._async.http_store import AsyncRestStore
 
         return AsyncRestStore(url, token=token, **extra)
     if sync:
-        from edgekv._sync.urls import store_from_url
+        from edgekv.stores._sync.urls import store_from_url
 
         return store_from_url(url)
-    from edgekv._async.urls import store_from_url as astore_from_url
+    from edgekv.stores._async.urls import store_from_url as astore_from_url
 
     return astore_from_url(url)
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from edgekv import errors
-from edgekv._async.kv import AsyncKV, AsyncNamespace
+from edgekv.api._async.kv import AsyncKV, AsyncNamespace
 from edgekv.cache._async.cache import AsyncCache
 from edgekv.cache.durations import Duration
 

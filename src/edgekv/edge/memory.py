@@ -30,7 +30,7 @@ class Item:
     hits: int = 0
 
 
-class MemoryTier:
+class EdgeMemory:
     """Entries by (namespace id, key), at most `max_bytes` of them, least recently used out first."""
 
     def __init__(self, max_bytes: int) -> None:

@@ -1,5 +1,5 @@
 """The edgekv server: the REST API v4, the workerd KV protocol, accounts and tokens."""
 
-from .app import create_app
+from edgekv.server.app import create_app
 
 __all__ = ["create_app"]

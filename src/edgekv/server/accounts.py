@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from edgekv import errors
-from edgekv._async.store import AsyncStore
 from edgekv.model import DEFAULT_ACCOUNT, EntryWrite, NamespaceInfo
+from edgekv.stores._async.protocol import AsyncStore
 
 if TYPE_CHECKING:
-    from .feedcache import FeedCache
+    from edgekv.server.records import FeedCache
 
 SYSTEM_ACCOUNT = "edgekv-system"
 SYSTEM_NAMESPACE = "edgekv-system"

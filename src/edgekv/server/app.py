@@ -20,22 +20,28 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edgekv import errors
-from edgekv._async.kv import AsyncKV
-from edgekv._async.store import AsyncStore
-from edgekv._async.urls import store_from_url
-
-from .accounts import Accounts
-from .auth import Authenticator, AuthMiddleware
-from .envelope import MethodNotAllowed, NoRoute, failure, ok
-from .fastpath import FastPath
-from .feed import FeedAPI
-from .feedcache import FeedEdge
-from .identity import IdentityAPI
-from .logs import AccessLogMiddleware
-from .openapi import openapi_document
-from .rest import RestAPI
-from .workerd import ASGIApp, Receive, Scope, Send, token_authorizer, workerd_app
-from .workerd_listener import WorkerdListener
+from edgekv.api._async.kv import AsyncKV
+from edgekv.server.access_log import AccessLogMiddleware
+from edgekv.server.accounts import Accounts
+from edgekv.server.auth import Authenticator, AuthMiddleware
+from edgekv.server.envelope import MethodNotAllowed, NoRoute, failure, ok
+from edgekv.server.openapi import openapi_document
+from edgekv.server.records import FeedEdge
+from edgekv.server.rest.changes import FeedAPI
+from edgekv.server.rest.fastpath import FastPath
+from edgekv.server.rest.identity import IdentityAPI
+from edgekv.server.rest.routes import RestAPI
+from edgekv.server.workerd.listener import WorkerdListener
+from edgekv.server.workerd.protocol import (
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    token_authorizer,
+    workerd_app,
+)
+from edgekv.stores._async.protocol import AsyncStore
+from edgekv.stores._async.urls import store_from_url
 
 log = logging.getLogger("edgekv.server")
 

@@ -17,9 +17,8 @@ from typing import Any
 
 from edgekv import errors
 from edgekv.model import NamespaceInfo
-
-from .accounts import SYSTEM_ACCOUNT, Accounts, Token
-from .envelope import AuthenticationError, Forbidden, UnknownAccount, failure
+from edgekv.server.accounts import SYSTEM_ACCOUNT, Accounts, Token
+from edgekv.server.envelope import AuthenticationError, Forbidden, UnknownAccount, failure
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

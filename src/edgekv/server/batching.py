@@ -13,9 +13,9 @@ every write in it fails with that error, as each would have alone.
 
 from __future__ import annotations
 
-from edgekv._async.store import AsyncStore
 from edgekv.concurrency import AsyncBatch
 from edgekv.model import EntryWrite
+from edgekv.stores._async.protocol import AsyncStore
 
 MAX_BATCH = 512  # writes per transaction: bounds the latency one commit adds to the others
 

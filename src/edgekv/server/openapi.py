@@ -229,7 +229,7 @@ def _paths() -> dict[str, Any]:
 
 
 def _feed_paths() -> dict[str, Any]:
-    """edgekv's change feed of an account (src/edgekv/server/feed.py)."""
+    """edgekv's change feed of an account (src/edgekv/server/rest/changes.py)."""
     feed = "/client/v4/accounts/{account_id}/storage/kv/changes"
     position = _q("position", {"type": "string", "description": "opaque, from a previous answer"})
     change = {

@@ -21,10 +21,10 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from edgekv import errors
-from edgekv._async.kv import AsyncNamespace
+from edgekv.api._async.kv import AsyncNamespace
 from edgekv.cache.durations import Duration, seconds
-from edgekv.cache.envelope import JSON, Serializer, Stored, decode, kv_ttl, metadata
 from edgekv.cache.keys import compile_key
+from edgekv.cache.kv_format import JSON, Serializer, Stored, decode, kv_ttl, metadata
 from edgekv.cache.memory import Entry, MemoryTier, size_of
 from edgekv.cache.policy import Policies, Policy
 from edgekv.cache.stats import PolicyStats, Stats

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from edgekv import errors
-from edgekv._async.kv import AsyncNamespace
+from edgekv.api._async.kv import AsyncNamespace
 from edgekv.cache.durations import Duration, seconds
 from edgekv.concurrency import AsyncBackground
 from edgekv.recipes.rollout import Flag

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from edgekv import errors
-from edgekv._async.kv import AsyncNamespace
+from edgekv.api._async.kv import AsyncNamespace
 from edgekv.cache.durations import Duration, seconds
-from edgekv.cache.envelope import kv_ttl
+from edgekv.cache.kv_format import kv_ttl
 
 State = Literal["claimed", "processing", "done"]
 

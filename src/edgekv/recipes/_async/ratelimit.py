@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from edgekv import errors
-from edgekv._async.kv import AsyncNamespace
+from edgekv.api._async.kv import AsyncNamespace
 from edgekv.cache.durations import Duration, seconds
-from edgekv.cache.envelope import kv_ttl
+from edgekv.cache.kv_format import kv_ttl
 
 
 @dataclass

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgekv import errors
-from edgekv._async.kv import AsyncNamespace
+from edgekv.api._async.kv import AsyncNamespace
 from edgekv.cache.durations import Duration, seconds
-from edgekv.cache.envelope import kv_ttl
+from edgekv.cache.kv_format import kv_ttl
 
 _ID = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _RETRIES = 8

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from edgekv import errors
-from edgekv._sync.kv import Namespace
+from edgekv.api._sync.kv import Namespace
 from edgekv.cache.durations import Duration, seconds
 from edgekv.concurrency import Background
 from edgekv.recipes.rollout import Flag

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from edgekv import errors
-from edgekv._sync.kv import Namespace
+from edgekv.api._sync.kv import Namespace
 from edgekv.cache.durations import Duration, seconds
-from edgekv.cache.envelope import kv_ttl
+from edgekv.cache.kv_format import kv_ttl
 
 State = Literal["claimed", "processing", "done"]
 

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from edgekv import errors
-from edgekv._sync.kv import Namespace
+from edgekv.api._sync.kv import Namespace
 from edgekv.cache.durations import Duration, seconds
-from edgekv.cache.envelope import kv_ttl
+from edgekv.cache.kv_format import kv_ttl
 
 
 @dataclass

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgekv import errors
-from edgekv._sync.kv import Namespace
+from edgekv.api._sync.kv import Namespace
 from edgekv.cache.durations import Duration, seconds
-from edgekv.cache.envelope import kv_ttl
+from edgekv.cache.kv_format import kv_ttl
 
 _ID = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _RETRIES = 8

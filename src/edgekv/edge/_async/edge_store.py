@@ -1,0 +1,554 @@
+"""An edge: a memory tier in front of a central store, kept fresh by the store's change feed.
+
+Reads are answered from memory while younger than their cache_ttl; misses go to the central
+store once per key at a time (single-flight) and are cached too. Writes go to the central store
+and then into this edge's memory at once, so the edge that took a write reads it back
+(read-your-writes). The change feed drops, or for hot keys refreshes, what other edges changed.
+If the central store fails, reads of cached keys keep being answered, and up to `serve_stale`
+seconds past their cache_ttl they are answered STALE; other calls fail with StoreUnavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from edgekv import errors
+from edgekv.concurrency import AsyncBackground, AsyncSingleFlight
+from edgekv.edge.memory import CacheKey, EdgeMemory
+from edgekv.limits import DEFAULT_CACHE_TTL
+from edgekv.model import (
+    Change,
+    EntryWrite,
+    FeedPage,
+    KeyPage,
+    NamespaceInfo,
+    NamespacePage,
+    StoredEntry,
+)
+from edgekv.stores._async.protocol import AsyncStore, Direction, NamespaceOrder, chunks_of
+
+log = logging.getLogger("edgekv.edge")
+
+HOT_HITS = 8  # hits since its fetch that make a key hot: refreshed, not dropped, on change
+# Seconds between feed reads while changes keep coming: 5 ms, or 10 ms once a page holds
+# BUSY_PAGE changes or more (a write load of thousands per second, where each read costs every
+# edge and the central store alike). Adds at most that much delay.
+FEED_PAUSE = 0.005
+BUSY_FEED_PAUSE = 0.010
+BUSY_PAGE = 16
+# A value read as a stream is cached on the way only up to this size: a stream is asked for so
+# that a large value is never whole in memory.
+_STREAM_CACHE_LIMIT = 1 << 20
+# Seconds after a write failed in a way that may have applied it all the same (a timeout, a
+# lost connection, a cancelled request) during which an `exclusive` edge reads its own
+# changes too: the feed is what tells it whether the write landed.
+UNSURE_WINDOW = 60.0
+
+
+class AsyncEdgeStore:
+    """`AsyncEdgeStore(central, cache_size=64 << 20)`: a Store, so it composes like any other."""
+
+    def __init__(
+        self,
+        central: AsyncStore,
+        *,
+        cache_size: int = 64 << 20,
+        default_cache_ttl: float = DEFAULT_CACHE_TTL,
+        serve_stale: float = 0.0,
+        follow_feed: bool = True,
+        feed_wait: float = 0.5,
+        exclusive: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`exclusive=True` says every write through `central` passes through this edge (it
+        opened the store itself): the feed then leaves out the edge's own changes, which it
+        has applied already. Under the edge's own write load they are most of the feed, and
+        reading them cost it as much as a tenth of each write (Redis; other stores read all)."""
+        self.central = central
+        self.memory = EdgeMemory(cache_size)
+        self.default_cache_ttl = default_cache_ttl
+        self.serve_stale = serve_stale
+        self._clock = clock
+        self._flight = AsyncSingleFlight()
+        self._background = AsyncBackground()
+        self.stats = {"hit": 0, "miss": 0, "expired": 0, "stale": 0, "bypass": 0, "refresh": 0}
+        # The follower starts with the first call that reaches the central store (a hit can
+        # only follow such a call), so constructing an edge needs no running event loop.
+        self._follow = follow_feed
+        self._feed_wait = feed_wait
+        self._following = False
+        self._closing = False
+        self._exclusive = exclusive
+        self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
+        self.feed_healthy = False
+        self.feed_flushes = 0
+
+    # reads
+
+    async def get_value(
+        self, namespace_id: str, key: str, *, cache_ttl: int | None = None
+    ) -> bytes | None:
+        if cache_ttl != 0:
+            item = self.memory.lookup(
+                (namespace_id, key),
+                self._clock(),
+                self.default_cache_ttl if cache_ttl is None else cache_ttl,
+            )
+            if item is not None:
+                self.stats["hit"] += 1
+                return None if item.entry is None else item.entry.value
+        entry = await self.get(namespace_id, key, cache_ttl=cache_ttl)
+        return None if entry is None else entry.value
+
+    async def get(
+        self, namespace_id: str, key: str, *, cache_ttl: int | None = None
+    ) -> StoredEntry | None:
+        ckey = (namespace_id, key)
+        if cache_ttl == 0:
+            self.stats["bypass"] += 1
+            with central_errors():
+                entry = await self.central.get(namespace_id, key)
+            self.memory.store(ckey, entry, self._clock())
+            return _with_status(entry, "BYPASS")
+        now = self._clock()
+        ttl = self.default_cache_ttl if cache_ttl is None else cache_ttl
+        item = self.memory.lookup(ckey, now, ttl)
+        if item is not None:
+            self.stats["hit"] += 1
+            return _with_status(item.entry, "HIT")
+        known = self.memory.peek(ckey)
+        try:
+            entry = await self._fetch(namespace_id, key)
+        except errors.StoreUnavailable:
+            if (
+                known is not None
+                and now - known.fetched_at < ttl + self.serve_stale
+                and (known.entry is None or not _expired(known.entry, now))
+            ):
+                self.stats["stale"] += 1
+                return _with_status(known.entry, "STALE")
+            raise
+        status = "MISS" if known is None else "EXPIRED"
+        self.stats["miss" if known is None else "expired"] += 1
+        return _with_status(entry, status)
+
+    async def _fetch(self, namespace_id: str, key: str) -> StoredEntry | None:
+        """One central read per key at a time; concurrent misses share it."""
+        return await self._flight.do(
+            (namespace_id, key), lambda: self._fetch_now(namespace_id, key)
+        )
+
+    async def _fetch_now(self, namespace_id: str, key: str) -> StoredEntry | None:
+        if not self._following:
+            await self.start_following()
+        tick = self.memory.begin_fetch()
+        try:
+            with central_errors():
+                entry = await self.central.get(namespace_id, key)
+            self.memory.store((namespace_id, key), entry, self._clock(), fetch_tick=tick)
+            return entry
+        finally:
+            self.memory.end_fetch()
+
+    async def get_many(
+        self, namespace_id: str, keys: Sequence[str], *, cache_ttl: int | None = None
+    ) -> list[StoredEntry | None]:
+        return [await self.get(namespace_id, key, cache_ttl=cache_ttl) for key in keys]
+
+    async def open_value(
+        self,
+        namespace_id: str,
+        key: str,
+        *,
+        cache_ttl: int | None = None,
+        chunk_size: int = 65536,
+    ) -> tuple[StoredEntry, AsyncIterator[bytes]] | None:
+        ckey = (namespace_id, key)
+        now = self._clock()
+        if cache_ttl != 0:
+            item = self.memory.lookup(
+                ckey, now, self.default_cache_ttl if cache_ttl is None else cache_ttl
+            )
+            if item is not None:
+                self.stats["hit"] += 1
+                if item.entry is None:
+                    return None
+                return _with_status(item.entry, "HIT"), chunks_of(item.entry.value, chunk_size)  # type: ignore[return-value]
+        if not self._following:
+            await self.start_following()
+        status = "BYPASS" if cache_ttl == 0 else "MISS"
+        self.stats[status.lower()] += 1
+        # Streamed from the central store; a value small enough to cache is kept on the way,
+        # a large one passes through without ever being whole in memory.
+        tick = self.memory.begin_fetch()
+        try:
+            with central_errors():
+                opened = await self.central.open_value(namespace_id, key, chunk_size=chunk_size)
+                if opened is None:
+                    self.memory.store(ckey, None, self._clock(), fetch_tick=tick)
+                    return None
+                entry, chunks = opened
+                head: list[bytes] = []
+                size = 0
+                async for chunk in chunks:
+                    head.append(chunk)
+                    size += len(chunk)
+                    if size > _STREAM_CACHE_LIMIT or size > self.memory.max_item_bytes:
+                        break
+                else:
+                    whole = StoredEntry(
+                        b"".join(head), entry.metadata_json, entry.expiration, entry.version
+                    )
+                    self.memory.store(ckey, whole, self._clock(), fetch_tick=tick)
+                    return _with_status(whole, status), chunks_of(whole.value, chunk_size)  # type: ignore[return-value]
+        finally:
+            self.memory.end_fetch()
+        return _with_status(entry, status), _chained(head, chunks)  # type: ignore[return-value]
+
+    async def list_keys(
+        self,
+        namespace_id: str,
+        prefix: str,
+        limit: int,
+        start_after: str | None,
+        *,
+        cache_ttl: int | None = None,
+    ) -> KeyPage:
+        # Lists always come from the central store: Workers KV's stale lists are a complaint,
+        # not a feature, and a page of a million keys is too much to invalidate by key.
+        with central_errors():
+            page = await self.central.list_keys(namespace_id, prefix, limit, start_after)
+        page.cache_status = "BYPASS"
+        return page
+
+    # writes: through to the central store, then into memory at once (read-your-writes)
+
+    async def put(
+        self,
+        namespace_id: str,
+        write: EntryWrite,
+        *,
+        only_if_absent: bool = False,
+        if_version: int | None = None,
+    ) -> int:
+        if not self._following:
+            await self.start_following()
+        try:
+            with central_errors():
+                version = await self.central.put(
+                    namespace_id, write, only_if_absent=only_if_absent, if_version=if_version
+                )
+        except BaseException as e:
+            self._failed(e, namespace_id, (write.key,))
+            raise
+        ckey = (namespace_id, write.key)
+        if isinstance(write.value, bytes):
+            entry = StoredEntry(write.value, write.metadata_json, write.expiration, version)
+            self.memory.store(ckey, entry, self._clock())
+        else:
+            self.memory.invalidate(ckey)
+        return version
+
+    async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
+        if not self._following:
+            await self.start_following()
+        try:
+            with central_errors():
+                versions = await self.central.put_many(namespace_id, writes)
+        except BaseException as e:
+            self._failed(e, namespace_id, [write.key for write in writes])
+            raise
+        now = self._clock()
+        for write, version in zip(writes, versions, strict=True):
+            if isinstance(write.value, bytes):
+                entry = StoredEntry(write.value, write.metadata_json, write.expiration, version)
+                self.memory.store((namespace_id, write.key), entry, now)
+        return versions
+
+    async def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
+        if not self._following:
+            await self.start_following()
+        try:
+            with central_errors():
+                await self.central.delete_many(namespace_id, keys)
+        except BaseException as e:
+            self._failed(e, namespace_id, keys)
+            raise
+        now = self._clock()
+        for key in keys:
+            self.memory.invalidate((namespace_id, key))
+            self.memory.store((namespace_id, key), None, now)
+
+    async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
+        try:
+            with central_errors():
+                value = await self.central.incr(namespace_id, key, by, expiration)
+        except BaseException as e:
+            self._failed(e, namespace_id, (key,))
+            raise
+        self.memory.invalidate((namespace_id, key))
+        return value
+
+    def _failed(self, e: BaseException, namespace_id: str, keys: Sequence[str]) -> None:
+        """After a failed write: one that may have been applied all the same (anything but
+        the store's own refusal: a lost connection, a timeout, a cancelled request) drops
+        its keys from memory, and the feed is read with this edge's own changes for a while,
+        to learn whether it landed."""
+        if isinstance(e, errors.KVError) and not isinstance(e, errors.StoreUnavailable):
+            return  # refused (a failed condition, a missing namespace): nothing was written
+        for key in keys:
+            self.memory.invalidate((namespace_id, key))
+        self._unsure_until = time.monotonic() + UNSURE_WINDOW
+
+    # the change feed
+
+    async def start_following(self) -> None:
+        """Starts applying the central store's change feed to this edge's memory."""
+        if self._following or not self._follow:
+            self._following = True
+            return
+        self._following = True
+        with central_errors():
+            position = await self.central.feed_position()
+        self.feed_healthy = True
+        self._background.spawn("feed", functools.partial(self._follow_feed, position))
+
+    async def _follow_feed(self, position: str) -> None:
+        """Reads the feed from `position` until closed; on a cut, retries with backoff.
+
+        While the feed is cut, cache_ttl alone bounds staleness. When it comes back, the
+        changes since `position` are applied, or, if they fell out of retention, everything
+        is flushed: the edge never serves what it cannot prove fresh.
+        """
+        backoff = 0.05
+        while not self._closing:
+            try:
+                exclude_own = self._exclusive and time.monotonic() >= self._unsure_until
+                page = await self.central.changes(position, 1000, exclude_own=exclude_own)
+                if page.behind:
+                    self.flush()
+                await self.apply_changes(page.changes)
+                position = page.position
+                self.feed_healthy = True
+                backoff = 0.05
+                read = len(page.changes) + page.left_out
+                if read and len(page.changes) < 1000:
+                    # Caught up under a write load: pause a moment before the next read, so the
+                    # feed is read in pages, not once per write (a PostgreSQL feed read briefly
+                    # holds the write lock that orders the feed).
+                    busy = read >= BUSY_PAGE
+                    await asyncio.sleep(BUSY_FEED_PAUSE if busy else FEED_PAUSE)
+                elif not read:
+                    try:
+                        await self.central.wait_for_changes(position, self._feed_wait)
+                    except Exception:  # the push signal is down, not the feed: poll it
+                        await asyncio.sleep(self._feed_wait)
+            except Exception as e:  # the feed must outlive any failure of the central store
+                if self._closing:
+                    return
+                if self.feed_healthy:
+                    log.warning("change feed cut (%s); retrying, cache_ttl bounds staleness", e)
+                self.feed_healthy = False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    async def apply_changes(self, changes: Sequence[Change]) -> None:
+        """Drops what changed; refreshes hot keys in the background instead of dropping them."""
+        for change in changes:
+            if change.key is None:
+                self.memory.invalidate_namespace(change.namespace_id)
+                continue
+            ckey = (change.namespace_id, change.key)
+            dropped = self.memory.invalidate(ckey, change.seq)
+            if dropped is not None and dropped.hits >= HOT_HITS:
+                self.stats["refresh"] += 1
+                self._background.spawn(f"refresh {ckey}", functools.partial(self._refresh, ckey))
+
+    async def _refresh(self, ckey: CacheKey) -> None:
+        try:
+            await self._fetch(*ckey)
+        except errors.KVError as e:
+            log.warning("background refresh of %r failed: %s", ckey, e)
+
+    def flush(self) -> None:
+        """Forgets everything: the feed cannot prove what is fresh (it fell behind retention)."""
+        self.feed_flushes += 1
+        self.memory.clear()
+
+    # namespaces and the rest pass through
+
+    async def create_namespace(
+        self, title: str, account_id: str, namespace_id: str | None = None
+    ) -> NamespaceInfo:
+        with central_errors():
+            return await self.central.create_namespace(title, account_id, namespace_id)
+
+    async def list_namespaces(
+        self,
+        account_id: str | None,
+        *,
+        order: NamespaceOrder = "id",
+        direction: Direction = "asc",
+        offset: int = 0,
+        limit: int = 20,
+    ) -> NamespacePage:
+        with central_errors():
+            return await self.central.list_namespaces(
+                account_id, order=order, direction=direction, offset=offset, limit=limit
+            )
+
+    async def get_namespace(self, namespace_id: str) -> NamespaceInfo:
+        with central_errors():
+            return await self.central.get_namespace(namespace_id)
+
+    async def find_namespace(self, account_id: str, title: str) -> NamespaceInfo:
+        with central_errors():
+            return await self.central.find_namespace(account_id, title)
+
+    async def rename_namespace(self, namespace_id: str, title: str) -> NamespaceInfo:
+        with central_errors():
+            return await self.central.rename_namespace(namespace_id, title)
+
+    async def delete_namespace(self, namespace_id: str) -> None:
+        with central_errors():
+            await self.central.delete_namespace(namespace_id)
+        self.memory.invalidate_namespace(namespace_id)
+
+    async def feed_position(self) -> str:
+        with central_errors():
+            return await self.central.feed_position()
+
+    async def changes(
+        self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
+    ) -> FeedPage:
+        with central_errors():
+            return await self.central.changes(position, limit, exclude_own=exclude_own)
+
+    async def wait_for_changes(self, position: str | None, seconds: float) -> bool:
+        with central_errors():
+            return await self.central.wait_for_changes(position, seconds)
+
+    async def purge_expired(self, limit: int = 1000) -> int:
+        with central_errors():
+            return await self.central.purge_expired(limit)
+
+    async def stop_following(self) -> None:
+        self._closing = True
+        await self._background.aclose()  # the follower sees _closing within feed_wait
+
+    def health(self) -> dict[str, object]:
+        """What an operator wants to see of an edge: feed health, memory, hits and misses."""
+        return {
+            "feed_healthy": self.feed_healthy,
+            "feed_flushes": self.feed_flushes,
+            "cache_bytes": self.memory.bytes,
+            "cache_max_bytes": self.memory.max_bytes,
+            "cache_items": len(self.memory.items),
+            "evictions": self.memory.evictions,
+            **self.stats,
+        }
+
+    async def aclose(self) -> None:
+        await self.stop_following()
+        self.memory.clear()
+        with central_errors():
+            await self.central.aclose()
+
+
+class _CentralErrors:
+    """Turns a lost connection to the central store into StoreUnavailable (503).
+
+    A class, not @contextmanager: every write and every miss passes here, and a generator
+    per call costs more than the write's own bookkeeping.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, e: BaseException | None, tb: object) -> None:
+        # Never suppresses: an error the drivers raise for a lost store is raised as 503.
+        if e is None or isinstance(e, errors.KVError) or not isinstance(e, Exception):
+            return
+        if isinstance(e, _unavailable_errors()):
+            raise errors.StoreUnavailable(f"central store unavailable: {e}") from e
+        if isinstance(e, RuntimeError | AttributeError) and _torn_connection(e):
+            raise errors.StoreUnavailable(f"central store unavailable: {e!r}") from e
+
+
+_CENTRAL_ERRORS = _CentralErrors()
+
+
+def central_errors() -> _CentralErrors:
+    return _CENTRAL_ERRORS
+
+
+def _torn_connection(e: BaseException) -> bool:
+    """redis-py's asyncio cluster client closes every connection of a node that failed,
+    including those other commands are sending on; those commands then fail with
+    RuntimeError (uvloop: "the handler is closed") or AttributeError (`_writer` is None)
+    raised inside its connection module, not with its ConnectionError."""
+    tb = e.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") in _CONNECTION_MODULES:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+_CONNECTION_MODULES = ("redis.asyncio.connection", "redis.connection")
+
+
+@functools.cache
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    """What the drivers raise when their server is down, restarting or unreachable.
+
+    psycopg and redis-py have exception trees of their own, not OSError; each is looked up
+    only if installed, as the edge does not need either.
+    """
+    found: list[type[BaseException]] = [OSError, ConnectionError, TimeoutError]
+    with contextlib.suppress(ImportError):
+        import psycopg
+
+        found.append(psycopg.OperationalError)  # lost connection, shutdown, PoolTimeout
+    with contextlib.suppress(ImportError):
+        import redis.exceptions as redis_errors
+
+        # ConnectionError covers loading, authentication and the cluster's TryAgain and
+        # ClusterDown answers while a master is away.
+        found += [
+            redis_errors.ConnectionError,
+            redis_errors.TimeoutError,
+            redis_errors.ClusterError,
+            redis_errors.TryAgainError,
+        ]
+    return tuple(found)
+
+
+def _expired(entry: StoredEntry, now: float) -> bool:
+    return entry.expiration is not None and entry.expiration <= now
+
+
+def _with_status(entry: StoredEntry | None, status: str) -> StoredEntry | None:
+    if entry is None:
+        return None
+    return StoredEntry(
+        entry.value,
+        entry.metadata_json,
+        entry.expiration,
+        entry.version,
+        status,  # type: ignore[arg-type]
+    )
+
+
+async def _chained(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in head:
+        yield chunk
+    async for chunk in rest:
+        yield chunk

@@ -1,0 +1,421 @@
+"""The Cloudflare KV REST API v4 (KV_SPEC.md section 3) and edgekv's additions over it.
+
+Each route turns a request into Namespace calls and their answer into an envelope; errors are
+raised as `edgekv.errors` and turned into envelopes by the app. Keys come from the raw path,
+percent-decoded exactly once, so `a%2Fb` is the key `a/b` and `+` stays a plus.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from edgekv import errors, limits
+from edgekv.api._async.kv import AsyncKV, AsyncNamespace
+from edgekv.api.values import Consistency
+from edgekv.model import NamespaceInfo, StoredEntry
+from edgekv.server.auth import principal_of
+from edgekv.server.envelope import MalformedRequest, ok
+from edgekv.server.records import FeedCache
+from edgekv.server.rest import bodies
+from edgekv.server.rest.streaming import ValueResponse
+from edgekv.stores._async.protocol import AsyncStore, Direction, NamespaceOrder
+
+
+class _KeyConvertor(Convertor[str]):
+    """Like `path`, but also across newlines: a key may hold any character."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("key", _KeyConvertor())
+
+BASE = "/client/v4/accounts/{account_id}/storage/kv/namespaces"
+_KEY_SEGMENT = 10  # '', client, v4, accounts, A, storage, kv, namespaces, NS, values, <key>
+
+
+class RestAPI:
+    """The REST routes over one store."""
+
+    def __init__(
+        self,
+        store: AsyncStore,
+        clock: Callable[[], float] = time.time,
+        local: FeedCache | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.local = local
+
+    def routes(self) -> list[Route]:
+        ns = BASE + "/{namespace_id}"
+        return [
+            Route(BASE, self.list_namespaces, methods=["GET"]),
+            Route(BASE, self.create_namespace, methods=["POST"]),
+            Route(ns, self.get_namespace, methods=["GET"]),
+            Route(ns, self.rename_namespace, methods=["PUT"]),
+            Route(ns, self.delete_namespace, methods=["DELETE"]),
+            Route(ns + "/keys", self.list_keys, methods=["GET"]),
+            Route(ns + "/values/{key:key}", self.get_value, methods=["GET"]),
+            Route(ns + "/values/{key:key}", self.put_value, methods=["PUT"]),
+            Route(ns + "/values/{key:key}", self.delete_value, methods=["DELETE"]),
+            Route(ns + "/metadata/{key:key}", self.get_metadata, methods=["GET"]),
+            Route(ns + "/incr/{key:key}", self.incr, methods=["POST"]),
+            Route(ns + "/bulk", self.bulk_put, methods=["PUT"]),
+            Route(ns + "/bulk", self.bulk_delete, methods=["DELETE"]),
+            Route(ns + "/bulk/delete", self.bulk_delete, methods=["POST"]),
+            Route(ns + "/bulk/get", self.bulk_get, methods=["POST"]),
+        ]
+
+    # helpers
+
+    def _kv(self, request: Request) -> AsyncKV:
+        return AsyncKV(self.store, account_id=request.path_params["account_id"], clock=self.clock)
+
+    async def _info(self, request: Request) -> NamespaceInfo:
+        """The namespace of the path, read from the store (its title is shown)."""
+        info = await self.store.get_namespace(request.path_params["namespace_id"])
+        # A namespace of another account does not exist as far as this path is concerned.
+        if info.account_id != request.path_params["account_id"]:
+            raise errors.NamespaceNotFound()
+        return info
+
+    async def namespace_info(self, account_id: str, namespace_id: str) -> NamespaceInfo:
+        """The namespace of a key or value path: from memory when a FeedCache keeps it.
+
+        Only its id and account matter here, and neither ever changes; a deletion reaches the
+        cache through the change feed (renames do not, hence `_info` where a title is shown).
+        """
+        local = self.local
+        info = None if local is None else local.namespace(namespace_id)
+        if info is None:
+            generation = 0 if local is None else local.generation
+            info = await self.store.get_namespace(namespace_id)
+            if local is not None:
+                local.keep_namespace(info, generation)
+        if info.account_id != account_id:
+            raise errors.NamespaceNotFound()
+        return info
+
+    async def _namespace(self, request: Request) -> AsyncNamespace:
+        params = request.path_params
+        info = await self.namespace_info(params["account_id"], params["namespace_id"])
+        return AsyncNamespace(self.store, info, self.clock)
+
+    # namespaces
+
+    async def list_namespaces(self, request: Request) -> Response:
+        q = request.query_params
+        page = _int(q.get("page"), "page", 1, minimum=1)
+        per_page = _int(q.get("per_page"), "per_page", 20, minimum=1, maximum=1000)
+        order: NamespaceOrder = (
+            "title" if _choice(q.get("order"), "order", ("id", "title")) == "title" else "id"
+        )
+        direction: Direction = (
+            "desc" if _choice(q.get("direction"), "direction", ("asc", "desc")) == "desc" else "asc"
+        )
+        account_id = request.path_params["account_id"]
+        token = principal_of(request.scope).token
+        if token is not None and token.namespaces:
+            # A namespace-scoped token sees its namespaces only: few, so paged here.
+            everything = await self.store.list_namespaces(
+                account_id,
+                order=order,
+                direction=direction,
+                limit=1 << 30,
+            )
+            mine = [n for n in everything.namespaces if n.id in token.namespaces]
+            start = (page - 1) * per_page
+            shown, total = mine[start : start + per_page], len(mine)
+        else:
+            found = await self.store.list_namespaces(
+                account_id,
+                order=order,
+                direction=direction,
+                offset=(page - 1) * per_page,
+                limit=per_page,
+            )
+            shown, total = found.namespaces, found.total_count
+        info = {
+            "count": len(shown),
+            "page": page,
+            "per_page": per_page,
+            "total_count": total,
+            "total_pages": -(-total // per_page),
+        }
+        return ok([n.as_json() for n in shown], result_info=info)
+
+    async def create_namespace(self, request: Request) -> Response:
+        body = bodies.json_object(await bodies.read_json(request))
+        chosen = body.get("id")  # edgekv's extension: the namespace's id, as wrangler.toml has it
+        ns = await self._kv(request).create_namespace(body.get("title"), id=chosen)  # type: ignore[arg-type]
+        return ok(ns.info.as_json())
+
+    async def get_namespace(self, request: Request) -> Response:
+        return ok((await self._info(request)).as_json())
+
+    async def rename_namespace(self, request: Request) -> Response:
+        info = await self._info(request)
+        body = bodies.json_object(await bodies.read_json(request))
+        renamed = await self._kv(request).rename_namespace(info.id, body.get("title"))  # type: ignore[arg-type]
+        return ok(renamed.as_json())
+
+    async def delete_namespace(self, request: Request) -> Response:
+        info = await self._info(request)
+        await self._kv(request).delete_namespace(info.id)
+        return ok({})
+
+    # keys and values
+
+    async def list_keys(self, request: Request) -> Response:
+        ns = await self._namespace(request)
+        q = request.query_params
+        limit = limits.validate_list_limit(q.get("limit"))
+        cursor = q.get("cursor") or None
+        page = await ns.list(prefix=q.get("prefix"), limit=limit, cursor=cursor)
+        # The official SDK stops at the first empty page: never answer one that is not the last.
+        while not page.keys and not page.list_complete and page.cursor:
+            page = await ns.list(prefix=q.get("prefix"), limit=limit, cursor=page.cursor)
+        info = {"count": len(page.keys), "cursor": page.cursor or ""}
+        return ok([k.as_json() for k in page.keys], result_info=info)
+
+    async def get_value(self, request: Request) -> Response:
+        key = _key(request)
+        ns = await self._namespace(request)
+        strong = "no-cache" in request.headers.get("cache-control", "").lower()
+        consistency: Consistency = "strong" if strong else "eventual"
+        cache_ttl = request.query_params.get("cache_ttl") or None
+        got = await ns.get_with_metadata(
+            key,
+            "stream",
+            cache_ttl=None if cache_ttl is None else limits.validate_cache_ttl(cache_ttl),
+            consistency=consistency,
+        )
+        if got.value is None:
+            raise errors.KeyNotFound()
+        headers = {"ETag": f'"{got.version}"'}
+        if got.expiration is not None:
+            headers["expiration"] = str(got.expiration)
+        if got.metadata is not None:
+            headers["CF-KV-Metadata"] = _header_json(got.metadata)
+        if got.cache_status is not None:
+            headers["CF-Cache-Status"] = got.cache_status
+        return ValueResponse(got.value, headers)
+
+    async def put_value(self, request: Request) -> Response:
+        key = limits.validate_key(_key(request))
+        q = request.query_params
+        expiration, ttl = q.get("expiration"), q.get("expiration_ttl")
+        limits.resolve_expiration(expiration, ttl, self.clock())  # refuse before reading the body
+        ns = await self._namespace(request)
+        only_if_absent = request.headers.get("if-none-match", "").strip() == "*"
+        if_version = _if_match(request.headers.get("if-match"))
+        content_type = request.headers.get("content-type", "").lower()
+        if content_type.startswith("multipart/form-data"):
+            form = await bodies.read_form(request)
+            try:
+                version = await ns.put(
+                    key,
+                    form.value_bytes_or_file(),
+                    expiration=expiration,
+                    expiration_ttl=ttl,
+                    metadata=form.metadata_value(),
+                    only_if_absent=only_if_absent,
+                    if_version=if_version,
+                )
+            finally:
+                form.close()
+        else:
+            metadata = _metadata_header(request.headers.get("cf-kv-metadata"))
+            version = await ns.put(
+                key,
+                await bodies.read_value(request),
+                expiration=expiration,
+                expiration_ttl=ttl,
+                metadata=metadata,
+                only_if_absent=only_if_absent,
+                if_version=if_version,
+            )
+        return ok({}, headers={"ETag": f'"{version}"'})
+
+    async def delete_value(self, request: Request) -> Response:
+        key = _key(request)
+        await (await self._namespace(request)).delete(key)
+        return ok({})
+
+    async def get_metadata(self, request: Request) -> Response:
+        key = _key(request)
+        got = await (await self._namespace(request)).get_with_metadata(key, "bytes")
+        if got.value is None:
+            raise errors.KeyNotFound()
+        return ok(got.metadata)
+
+    async def incr(self, request: Request) -> Response:
+        key = _key(request)
+        ns = await self._namespace(request)
+        body = await bodies.read_json(request) if await _has_body(request) else {}
+        body = bodies.json_object(body)
+        value = await ns.incr(
+            key,
+            body.get("by", 1),
+            expiration=body.get("expiration"),
+            expiration_ttl=body.get("expiration_ttl"),
+        )
+        return ok({"value": value})
+
+    # bulk
+
+    async def bulk_put(self, request: Request) -> Response:
+        ns = await self._namespace(request)
+        body = await bodies.read_json(request, bodies.MAX_BULK_BODY)
+        if not isinstance(body, list):
+            raise MalformedRequest("The request body must be a JSON array of key-value pairs.")
+        result = await ns.bulk_put(body)
+        return ok(
+            {
+                "successful_key_count": result.successful_key_count,
+                "unsuccessful_keys": result.unsuccessful_keys,
+            }
+        )
+
+    async def bulk_delete(self, request: Request) -> Response:
+        ns = await self._namespace(request)
+        body = await bodies.read_json(request, bodies.MAX_BULK_BODY)
+        if not isinstance(body, list):
+            raise MalformedRequest("The request body must be a JSON array of keys.")
+        result = await ns.bulk_delete(body)
+        return ok(
+            {
+                "successful_key_count": result.successful_key_count,
+                "unsuccessful_keys": result.unsuccessful_keys,
+            }
+        )
+
+    async def bulk_get(self, request: Request) -> Response:
+        ns = await self._namespace(request)
+        body = bodies.json_object(await bodies.read_json(request))
+        keys, type_ = body.get("keys"), body.get("type", "text")
+        with_metadata = bool(body.get("withMetadata"))
+        cache_ttl = body.get("cacheTtl")
+        ttl = None if cache_ttl is None else limits.validate_cache_ttl(cache_ttl)
+        if type_ == "arrayBuffer":
+            return ok({"values": await self._bulk_get_bytes(ns, keys, with_metadata, ttl)})
+        type_ = limits.validate_bulk_type(type_)
+        if not isinstance(keys, list):
+            raise errors.InvalidBulkRequest("Keys must be an array of strings.")
+        if not with_metadata:
+            return ok({"values": await ns.get(keys, type_, cache_ttl=ttl)})  # type: ignore[call-overload]
+        found = await ns.get_with_metadata(keys, type_, cache_ttl=ttl)  # type: ignore[call-overload]
+        values: dict[str, Any] = {}
+        for k, v in found.items():
+            if v is None:
+                values[k] = None
+                continue
+            item = {"value": v.value, "metadata": v.metadata}
+            if v.expiration is not None:
+                item["expiration"] = v.expiration
+            values[k] = item
+        return ok({"values": values})
+
+    async def _bulk_get_bytes(
+        self, ns: AsyncNamespace, keys: Any, with_metadata: bool, ttl: int | None
+    ) -> dict[str, Any]:
+        """edgekv's extension: values as base64, with their version when withMetadata is set."""
+        checked = limits.validate_bulk_get_keys(keys)
+        entries = await self.store.get_many(ns.id, checked, cache_ttl=ttl)
+        total = sum(len(e.value) for e in entries if e is not None)
+        if total > limits.MAX_BULK_GET_RESULT_BYTES:
+            raise errors.BulkResultTooLarge(
+                f"Values of the requested keys total {total} bytes, over the limit of "
+                f"{limits.MAX_BULK_GET_RESULT_BYTES}."
+            )
+        return {k: _bytes_item(e, with_metadata) for k, e in zip(checked, entries, strict=True)}
+
+
+def _bytes_item(entry: StoredEntry | None, with_metadata: bool) -> Any:
+    if entry is None:
+        return None
+    value = base64.b64encode(entry.value).decode()
+    if not with_metadata:
+        return value
+    item = {"value": value, "metadata": entry.metadata, "version": entry.version}
+    if entry.expiration is not None:
+        item["expiration"] = entry.expiration
+    return item
+
+
+def _key(request: Request) -> str:
+    raw = request.scope.get("raw_path")
+    if raw is None:
+        return str(request.path_params["key"])
+    segments = bytes(raw).split(b"?", 1)[0].split(b"/")
+    return bodies.percent_decode(b"/".join(segments[_KEY_SEGMENT:]))
+
+
+def _int(text: str | None, name: str, default: int, *, minimum: int, maximum: int = 1 << 31) -> int:
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if not minimum <= value <= maximum:
+        raise errors.BadRequest(
+            f"Invalid {name} of {text}. Please specify an integer from {minimum} to {maximum}."
+        )
+    return value
+
+
+def _choice(text: str | None, name: str, allowed: tuple[str, str]) -> str:
+    if text is None or text == "":
+        return allowed[0]
+    if text not in allowed:
+        raise errors.BadRequest(f'Invalid {name} of {text}. Use "{allowed[0]}" or "{allowed[1]}".')
+    return text
+
+
+def _if_match(header: str | None) -> int | None:
+    if header is None:
+        return None
+    text = header.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        # No version of ours looks like this, so the condition cannot hold.
+        raise errors.PreconditionFailed()
+    return int(text)
+
+
+def _metadata_header(header: str | None) -> Any:
+    if header is None:
+        return None
+    try:
+        text = header.encode("latin-1").decode("utf-8")
+    except UnicodeError as e:
+        raise MalformedRequest("The CF-KV-Metadata header is not UTF-8.") from e
+    parsed = limits.parse_metadata_json(text)
+    return None if parsed is None else json.loads(parsed)
+
+
+def _header_json(value: Any) -> str:
+    # Header values travel as latin-1: non-ASCII metadata is sent as \u escapes.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+
+
+async def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    return (length is None and "transfer-encoding" in request.headers) or bool(
+        length and length.strip() != "0"
+    )
