@@ -97,6 +97,14 @@ def start_edgekv(data_dir: Path) -> Served:
     return Served("edgekv serve", command, data_dir, _env(data_dir))
 
 
+def start_routed(data_dir: Path) -> Served:
+    """`edgekv serve`'s app with its value routes reached through the router (server_routed)."""
+    command = [sys.executable, "-m", "benchmarks.server_routed", str(data_dir)]
+    env = _env(data_dir)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return Served("value routes through the router", command, data_dir, env)
+
+
 def start_bare(work: Path, *, starlette: bool = False) -> Served:
     """The bare ASGI app (or, with `starlette`, one Starlette route) on edgekv's server stack."""
     command = [sys.executable, "-m", "benchmarks.server_bare", "0"]

@@ -14,6 +14,7 @@ import pickle
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from edgekv.compact import compact_json
 from edgekv.limits import MIN_EXPIRATION_TTL
 
 
@@ -27,7 +28,7 @@ class JSONSerializer:
     """JSON, compact: readable by any client of the namespace. Tuples come back as lists."""
 
     def dumps(self, value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        return compact_json(value).encode()
 
     def loads(self, data: bytes) -> Any:
         return json.loads(data)

@@ -19,6 +19,7 @@ from edgekv.cli.common import (
     resolve_namespace,
     store_options,
 )
+from edgekv.compact import compact_json
 
 
 @click.group()
@@ -66,11 +67,7 @@ def put(
     with open_kv() as kv:
         ns = resolve_namespace(kv)
         shown = f'id: "{ns.id}"'
-        meta_log = (
-            ""
-            if meta is None
-            else f' with metadata "{json.dumps(meta, separators=(",", ":"), ensure_ascii=False)}"'
-        )
+        meta_log = "" if meta is None else f' with metadata "{compact_json(meta)}"'
         if path is not None:
             click.echo(
                 f'Writing the contents of {path.name} to the key "{name}" on namespace '

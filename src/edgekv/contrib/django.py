@@ -62,26 +62,14 @@ class EdgeKVCache(BaseCache):  # type: ignore[misc]
     def _namespace(self) -> Namespace:
         if self._ns is None:
             kv = KV(_store(self._url, self._store_options, sync=True))
-            try:
-                self._ns = kv.namespace(self._title)
-            except errors.NamespaceNotFound:
-                try:
-                    self._ns = kv.create_namespace(self._title)
-                except errors.DuplicateNamespaceTitle:
-                    self._ns = kv.namespace(self._title)
+            self._ns = kv.namespace(self._title, create=True)
         return self._ns
 
     async def _anamespace(self) -> AsyncNamespace:
         loop = asyncio.get_running_loop()
         if self._async is None or self._async[0] is not loop:
             kv = AsyncKV(_store(self._url, self._store_options, sync=False))
-            try:
-                ns = await kv.namespace(self._title)
-            except errors.NamespaceNotFound:
-                try:
-                    ns = await kv.create_namespace(self._title)
-                except errors.DuplicateNamespaceTitle:
-                    ns = await kv.namespace(self._title)
+            ns = await kv.namespace(self._title, create=True)
             self._async = (loop, ns)
         return self._async[1]
 

@@ -17,7 +17,6 @@ import base64
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from edgekv import errors
 from edgekv.api._async.kv import AsyncKV, AsyncNamespace
 from edgekv.cache._async.cache import AsyncCache
 from edgekv.cache.durations import Duration
@@ -40,15 +39,7 @@ def namespace_dependency(
     async def dependency() -> AsyncNamespace:
         nonlocal handle
         if handle is None:
-            try:
-                handle = await kv.namespace(title)
-            except errors.NamespaceNotFound:
-                if not create:
-                    raise
-                try:
-                    handle = await kv.create_namespace(title)
-                except errors.DuplicateNamespaceTitle:  # another worker created it first
-                    handle = await kv.namespace(title)
+            handle = await kv.namespace(title, create=create)
         return handle
 
     return dependency

@@ -4,11 +4,11 @@ reaches a log line."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
-from edgekv.server.workerd.protocol import ASGIApp, Message, Receive, Scope, Send
+from edgekv.compact import compact_json
+from edgekv.server.asgi import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("edgekv.access")
 
@@ -39,7 +39,7 @@ class AccessLogMiddleware:
             raw = scope.get("raw_path") or str(scope["path"]).encode()
             client = scope.get("client")
             access_log.info(
-                json.dumps(
+                compact_json(
                     {
                         "time": round(time.time(), 3),
                         "client": client[0] if client else None,
@@ -48,7 +48,6 @@ class AccessLogMiddleware:
                         "status": status,
                         "bytes": size,
                         "ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
-                    separators=(",", ":"),
+                    }
                 )
             )

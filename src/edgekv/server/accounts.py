@@ -26,11 +26,13 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from edgekv import errors
+from edgekv.api._async.kv import namespace_of
+from edgekv.compact import compact_json
 from edgekv.model import DEFAULT_ACCOUNT, EntryWrite, NamespaceInfo
 from edgekv.stores._async.protocol import AsyncStore
 
 if TYPE_CHECKING:
-    from edgekv.server.records import FeedCache
+    from edgekv.server.records import Records
 
 SYSTEM_ACCOUNT = "edgekv-system"
 SYSTEM_NAMESPACE = "edgekv-system"
@@ -94,22 +96,16 @@ def _iso(epoch: float) -> str:
 class Accounts:
     """The account and token registry of one store."""
 
-    def __init__(self, store: AsyncStore, local: FeedCache | None = None) -> None:
+    def __init__(self, store: AsyncStore, local: Records | None = None) -> None:
         self.store = store
-        # With a FeedCache (the server's edge keeps it fresh), tokens and accounts are looked
+        # With Records (the server's edge keeps them fresh), tokens and accounts are looked
         # up in memory; without one, every lookup is a strong read of the store.
         self.local = local
         self._ns: NamespaceInfo | None = None
 
     async def _namespace(self) -> str:
         if self._ns is None:
-            try:
-                self._ns = await self.store.find_namespace(SYSTEM_ACCOUNT, SYSTEM_NAMESPACE)
-            except errors.NamespaceNotFound:
-                try:
-                    self._ns = await self.store.create_namespace(SYSTEM_NAMESPACE, SYSTEM_ACCOUNT)
-                except errors.DuplicateNamespaceTitle:  # another process created it first
-                    self._ns = await self.store.find_namespace(SYSTEM_ACCOUNT, SYSTEM_NAMESPACE)
+            self._ns = await namespace_of(self.store, SYSTEM_ACCOUNT, SYSTEM_NAMESPACE)
         return self._ns.id
 
     async def _read(self, key: str) -> Any:
@@ -118,7 +114,7 @@ class Accounts:
         return None if entry is None else json.loads(entry.value)
 
     async def _lookup(self, key: str, parse: Callable[[Any], Any]) -> Any:
-        """`parse(record)` of a record: from memory when a FeedCache keeps it (feedcache.py)."""
+        """`parse(record)` of a record: from memory when Records keep it (records.py)."""
         local = self.local
         if local is None:
             record = await self._read(key)
@@ -134,7 +130,7 @@ class Accounts:
         return parsed
 
     async def _write(self, key: str, record: Any, *, only_if_absent: bool = False) -> None:
-        data = json.dumps(record, separators=(",", ":")).encode()
+        data = compact_json(record).encode()
         write = EntryWrite(key, data, None, None, len(data))
         await self.store.put(await self._namespace(), write, only_if_absent=only_if_absent)
 

@@ -1,9 +1,11 @@
 """The edgekv server as one ASGI app: `create_app(store_or_url)`.
 
-Mounted pieces: the REST API v4 and the account endpoints under `/client/v4` (behind the auth
-middleware), the workerd KV protocol (requests that carry workerd's `CF-KV-FLPROD-405` header or
-edgekv's `X-EdgeKV-Namespace`, on any path), `/healthz` and `/openapi.json`. Every error any
-piece raises becomes a Cloudflare envelope by its own status, code and message.
+Mounted pieces: the value routes (`.../values/{key}`, raw ASGI, entered before the router:
+rest/values.py), the rest of the REST API v4 and the account endpoints under `/client/v4`
+(behind the auth middleware), the workerd KV protocol (requests that carry workerd's
+`CF-KV-FLPROD-405` header or edgekv's `X-EdgeKV-Namespace`, on any path), `/healthz` and
+`/openapi.json`. Every error any piece raises becomes a Cloudflare envelope by its own status,
+code and message.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,25 +23,22 @@ from starlette.routing import Route
 
 from edgekv import errors
 from edgekv.api._async.kv import AsyncKV
+from edgekv.edge._async.edge_store import AsyncEdgeStore
 from edgekv.server.access_log import AccessLogMiddleware
 from edgekv.server.accounts import Accounts
+from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.server.auth import Authenticator, AuthMiddleware
 from edgekv.server.envelope import MethodNotAllowed, NoRoute, failure, ok
 from edgekv.server.openapi import openapi_document
-from edgekv.server.records import FeedEdge
+from edgekv.server.paths import NAMESPACES, raw_path, v4_path
+from edgekv.server.records import Records
 from edgekv.server.rest.changes import FeedAPI
-from edgekv.server.rest.fastpath import FastPath
 from edgekv.server.rest.identity import IdentityAPI
 from edgekv.server.rest.routes import RestAPI
+from edgekv.server.rest.values import ValueRoutes
 from edgekv.server.workerd.listener import WorkerdListener
-from edgekv.server.workerd.protocol import (
-    ASGIApp,
-    Receive,
-    Scope,
-    Send,
-    token_authorizer,
-    workerd_app,
-)
+from edgekv.server.workerd.protocol import token_authorizer, workerd_app
+from edgekv.server.writes import Writes
 from edgekv.stores._async.protocol import AsyncStore
 from edgekv.stores._async.urls import store_from_url
 
@@ -57,29 +56,38 @@ def create_app(
     workerd_listen: tuple[str, int] | None = None,
     cache_size: int = 0,
     serve_stale: float = 0.0,
-) -> Starlette:
+    values_before_router: bool = True,
+) -> EdgeKVApp:
     """The server over a store (or a store URL, which the app then opens and closes).
 
     `auth=False` lets every request through as if it held every account's token: for a
     server that only loopback can reach (the CLI refuses it on any other address).
     `workerd_listen=(host, port)` also serves the workerd protocol on a port of its own, whose
-    errors carry the contract's message in the reason phrase (see workerd_listener.py).
+    errors carry the contract's message in the reason phrase (see workerd/listener.py).
     `cache_size` bytes of memory make the server an edge node: reads answered from memory,
     kept fresh by the central store's change feed (`serve_stale`: seconds past cache_ttl a
     cached read may still be served while the central store is down).
+    `values_before_router=False` reaches the value routes through the router like any other
+    route: the same handler, for the benchmark that measures what entering it first gains.
     """
     owned = isinstance(store, str)
     opened: AsyncStore = store_from_url(store, clock=clock) if isinstance(store, str) else store
     edge = None
-    local = None
+    records = None
     if cache_size > 0:
         # A store the app opened is written through this edge only (exclusive).
-        edge = FeedEdge(
+        edge = AsyncEdgeStore(
             opened, cache_size=cache_size, serve_stale=serve_stale, exclusive=owned, clock=clock
         )
-        opened, local = edge, edge.local
-    accounts = Accounts(opened, local)
-    rest = RestAPI(opened, clock, local)
+        records = Records(edge.default_cache_ttl, clock)
+        edge.observers.append(records)
+        opened = edge
+    central = edge.central if edge is not None else opened
+    accounts = Accounts(opened, records)
+    authenticator = Authenticator(accounts, enabled=auth)
+    writes = Writes(opened, group_commit=getattr(central, "atomic_put_many", False))
+    values = ValueRoutes(opened, authenticator, writes, clock)
+    rest = RestAPI(opened, authenticator, clock)
     identity = IdentityAPI(accounts)
 
     async def healthz(request: Request) -> Response:
@@ -99,9 +107,7 @@ def create_app(
             await edge.start_following()
         listener = None
         if workerd_listen is not None:
-            kv = AsyncKV(opened, account_id=account.id, clock=clock)
-            protocol = workerd_app(kv, token_authorizer(accounts) if auth else None)
-            listener = await WorkerdListener(protocol, *workerd_listen).start()
+            listener = await WorkerdListener(await workerd_protocol(), *workerd_listen).start()
             app.state.workerd_port = listener.port
         try:
             yield
@@ -113,12 +119,27 @@ def create_app(
             elif edge is not None:
                 await edge.stop_following()
 
+    workerd: list[ASGIApp] = []
+
+    async def workerd_protocol() -> ASGIApp:
+        """The workerd protocol app, made once the default account is known: titles in
+        X-EdgeKV-Namespace are looked up in it."""
+        if not workerd:
+            account = await accounts.default_account()
+            kv = AsyncKV(opened, account_id=account.id, clock=clock)
+            authorize = token_authorizer(accounts) if auth else None
+            workerd.append(workerd_app(kv, authorize, writes, clock))
+        return workerd[0]
+
     app = EdgeKVApp(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             *identity.routes(),
             *rest.routes(),
+            # The same handler the app enters before the router (`dispatch`): reached here
+            # only under a root_path, or when `values_before_router` is off.
+            Route(NAMESPACES + "/{namespace_id}/values/{key:key}", _ValueRoute(values)),
             *FeedAPI(opened).routes(),
         ],
         exception_handlers={
@@ -130,17 +151,18 @@ def create_app(
     )
     app.state.store = opened
     app.state.accounts = accounts
-    app.add_middleware(AuthMiddleware, accounts=accounts, enabled=auth)
-    app.add_middleware(WorkerdDispatch, accounts=accounts, auth=auth, clock=clock)
-    fast = FastPath(app.full, opened, Authenticator(accounts, enabled=auth), rest, clock)
-    app.state.fast_path = fast
-    app.entry = AccessLogMiddleware(fast) if access_log else fast
+    app.state.writes = writes
+    app.add_middleware(AuthMiddleware, authenticator=authenticator)
+    app.add_middleware(WorkerdDispatch, workerd=workerd_protocol)
+    app.values = values if values_before_router else None
+    app.entry = AccessLogMiddleware(app.dispatch) if access_log else app.dispatch
     return app
 
 
 class EdgeKVApp(Starlette):
-    """The Starlette app, entered through `entry` (the fast path, maybe under the access log)."""
+    """The Starlette app, entered through `entry`: the value routes first, then the router."""
 
+    values: ValueRoutes | None = None
     entry: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -149,9 +171,37 @@ class EdgeKVApp(Starlette):
         else:
             await self.entry(scope, receive, send)
 
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`.../values/{key}` to the value routes (unless workerd's headers say the request
+        speaks the workerd protocol), everything else to the router."""
+        values = self.values
+        if values is not None and scope["type"] == "http":
+            path = v4_path(raw_path(scope))
+            if (
+                path is not None
+                and path.what == b"values"
+                and path.rest is not None
+                and not scope.get("root_path")
+                and not any(name in _WORKERD_HEADERS for name, _ in scope["headers"])
+            ):
+                await values(scope, receive, send, path)
+                return
+        await self.full(scope, receive, send)
+
     async def full(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The whole app: middleware, router, routes."""
         await Starlette.__call__(self, scope, receive, send)
+
+
+class _ValueRoute:
+    """The value routes as an ASGI endpoint of the router (for Starlette, a class instance is
+    an ASGI app, a function a request handler)."""
+
+    def __init__(self, values: ValueRoutes) -> None:
+        self.values = values
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.values(scope, receive, send, v4_path(raw_path(scope)))  # type: ignore[arg-type]
 
 
 async def _kv_error(request: Request, exc: Exception) -> Response:
@@ -177,24 +227,14 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 class WorkerdDispatch:
     """Sends workerd's requests to the workerd protocol app, everything else on."""
 
-    def __init__(
-        self, app: ASGIApp, accounts: Accounts, auth: bool, clock: Callable[[], float]
-    ) -> None:
+    def __init__(self, app: ASGIApp, workerd: Callable[[], Awaitable[ASGIApp]]) -> None:
         self.app = app
-        self.accounts = accounts
-        self.auth = auth
-        self.clock = clock
-        self._workerd: ASGIApp | None = None
+        self.workerd = workerd
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not any(
+        if scope["type"] == "http" and any(
             name in _WORKERD_HEADERS for name, _ in scope["headers"]
         ):
-            await self.app(scope, receive, send)
+            await (await self.workerd())(scope, receive, send)
             return
-        if self._workerd is None:
-            # Titles in X-EdgeKV-Namespace are looked up in the default account.
-            account = await self.accounts.default_account()
-            kv = AsyncKV(self.accounts.store, account_id=account.id, clock=self.clock)
-            self._workerd = workerd_app(kv, token_authorizer(self.accounts) if self.auth else None)
-        await self._workerd(scope, receive, send)
+        await self.app(scope, receive, send)

@@ -11,24 +11,20 @@ Paths outside `/client/v4` (`/healthz`, `/openapi.json`) are open. Tokens are ne
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+import hashlib
 from dataclasses import dataclass
-from typing import Any
 
 from edgekv import errors
 from edgekv.model import NamespaceInfo
 from edgekv.server.accounts import SYSTEM_ACCOUNT, Accounts, Token
+from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.server.envelope import AuthenticationError, Forbidden, UnknownAccount, failure
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from edgekv.server.paths import API_PREFIX, V4Path, percent_decode, raw_path, v4_path
 
 PRINCIPAL = "edgekv.principal"
-API_PREFIX = "/client/v4"
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
+_ALLOWED_KEPT = 10_000
+CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-auth-key", b"x-auth-email"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +59,7 @@ def credential(headers: list[tuple[bytes, bytes]]) -> str | None:
     """The token a request carries (Bearer, or X-Auth-Key with X-Auth-Email), or None."""
     found: dict[bytes, bytes] = {}
     for name, value in headers:
-        if name in (b"authorization", b"x-auth-key", b"x-auth-email"):
+        if name in CREDENTIAL_HEADERS:
             found[name] = value
     scheme, _, token = found.get(b"authorization", b"").decode("latin-1").strip().partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -80,12 +76,62 @@ class Authenticator:
     def __init__(self, accounts: Accounts, *, enabled: bool = True) -> None:
         self.accounts = accounts
         self.enabled = enabled
+        self.records = accounts.local
+        # Namespaces found allowed, by the SHA-256 of (method, account, namespace, credential
+        # headers): valid while no record they depend on changed (Records.generation) and
+        # for at most the records' ttl (see `namespace`).
+        self._allowed: dict[bytes, tuple[int, float, NamespaceInfo]] = {}
 
     async def authorize(self, scope: Scope) -> Principal:
         """Who calls, if they may call this path; else raises the KVError to answer."""
         principal = await self._principal(scope)
         await self._check_scope(scope, principal)
         return principal
+
+    async def namespace(
+        self, scope: Scope, path: V4Path, credentials: list[bytes]
+    ) -> NamespaceInfo:
+        """The namespace a `.../namespaces/{ns}/...` path names, if the caller may use it
+        this way; else raises the KVError to answer. `credentials` are the request's
+        credential headers (`name:value`), which key what is remembered."""
+        records = self.records
+        if records is None:
+            await self.authorize(scope)
+            return await self.namespace_info(path.account.decode(), path.namespace.decode())
+        material = [scope["method"].encode(), path.account, path.namespace, *credentials]
+        digest = hashlib.sha256(b"\n".join(material)).digest()
+        found = self._allowed.get(digest)
+        generation = records.generation
+        if (
+            found is not None
+            and found[0] == generation
+            and records.clock() - found[1] < records.ttl
+        ):
+            return found[2]
+        await self.authorize(scope)
+        info = await self.namespace_info(path.account.decode(), path.namespace.decode())
+        if generation == records.generation:  # nothing changed while we looked
+            if len(self._allowed) >= _ALLOWED_KEPT:
+                self._allowed.clear()
+            self._allowed[digest] = (generation, records.clock(), info)
+        return info
+
+    async def namespace_info(self, account_id: str, namespace_id: str) -> NamespaceInfo:
+        """The namespace of a key or value path: from memory when Records keep it.
+
+        Only its id and account matter here, and neither ever changes; a deletion reaches the
+        records through the edge (renames too, but a title shown is read from the store).
+        """
+        records = self.records
+        info = None if records is None else records.namespace(namespace_id)
+        if info is None:
+            generation = 0 if records is None else records.generation
+            info = await self.accounts.store.get_namespace(namespace_id)
+            if records is not None:
+                records.keep_namespace(info, generation)
+        if info.account_id != account_id:
+            raise errors.NamespaceNotFound()
+        return info
 
     async def _principal(self, scope: Scope) -> Principal:
         secret = credential(scope["headers"])
@@ -99,12 +145,14 @@ class Authenticator:
         return Principal(token)
 
     async def _check_scope(self, scope: Scope, principal: Principal) -> None:
-        # The account and namespace come from the decoded path, as the router sees them.
-        # /client/v4/accounts/{account}/storage/kv/namespaces/{namespace}/...
-        parts = str(scope["path"]).split("/")
-        if len(parts) < 5 or parts[3] != "accounts" or not parts[4]:
+        path = v4_path(raw_path(scope))
+        if path is None or not path.account:
             return
-        account_id = parts[4]
+        try:
+            account_id = percent_decode(path.account)
+            namespace = percent_decode(path.namespace)
+        except errors.KVError:
+            raise Forbidden() from None  # no account or namespace of ours is spelt so
         if not principal.sees_account(account_id):
             raise Forbidden()
         if principal.token is None and await self.accounts.get_account(account_id) is None:
@@ -112,29 +160,31 @@ class Authenticator:
         token = principal.token
         if token is None:
             return
-        namespace = (
-            parts[8] if len(parts) > 8 and parts[5:8] == ["storage", "kv", "namespaces"] else ""
-        )
+        method = scope["method"]
         if token.namespaces:
             # A namespace-scoped token lists its namespaces but creates none.
-            listing = not namespace and scope["method"] in _READS
+            listing = not namespace and method in _READS
             if not listing and namespace not in token.namespaces:
                 raise Forbidden()
-        bulk_get = scope["method"] == "POST" and parts[9:] == ["bulk", "get"]
-        if token.read_only and scope["method"] not in _READS and not bulk_get:
+        bulk_get = method == "POST" and path.what == b"bulk" and path.rest == b"get"
+        if token.read_only and method not in _READS and not bulk_get:
             raise Forbidden()
 
 
 class AuthMiddleware:
     """Requires a valid token under /client/v4 (unless `enabled` is False) and checks its scope."""
 
-    def __init__(self, app: ASGIApp, accounts: Accounts, *, enabled: bool = True) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
         self.app = app
-        self.authenticator = Authenticator(accounts, enabled=enabled)
+        self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not str(scope["path"]).startswith(API_PREFIX):
             await self.app(scope, receive, send)
+            return
+        path = v4_path(raw_path(scope))
+        if path is not None and path.what == b"values" and path.rest is not None:
+            await self.app(scope, receive, send)  # the value routes authorize for themselves
             return
         try:
             principal = await self.authenticator.authorize(scope)

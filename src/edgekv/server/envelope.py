@@ -7,12 +7,12 @@ is no table of special cases here.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.responses import Response
 
 from edgekv import errors
+from edgekv.compact import compact_json
 
 
 class AuthenticationError(errors.KVError):
@@ -61,7 +61,7 @@ class RequestTooLarge(errors.BadRequest):
 
 
 def _dump(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return compact_json(body).encode()
 
 
 def ok(

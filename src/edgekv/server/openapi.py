@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 import edgekv
+from edgekv import limits
 
 _REF = "#/components/schemas/"
 _BASE = "/client/v4/accounts/{account_id}/storage/kv/namespaces"
@@ -130,7 +131,7 @@ def _paths() -> dict[str, Any]:
                         "required": ["title"],
                         "properties": {
                             "title": {"type": "string"},
-                            "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                            "id": {"type": "string", "pattern": f"^{limits.NAMESPACE_ID.pattern}$"},
                         },
                     }
                 ),

@@ -1,28 +1,26 @@
 """What the server looks up on every request (tokens, accounts, namespaces), kept in memory.
 
-`FeedCache` is an in-process map of records that exist (never of misses, so a record created
+`Records` is an in-process map of records that exist (never of misses, so a record created
 anywhere is seen at once, and guessing tokens fills nothing). It is kept fresh the way the
-edge's values are: `FeedEdge`, the edge the server runs, tells it about every change its
-change feed delivers and every write it makes itself. So a change made on this server is seen
-by this server at once (read-your-writes); one made elsewhere, within the feed's delay
-(milliseconds); and while the feed is cut, an item is trusted for at most `ttl` seconds. When
-the feed falls behind its retention the edge flushes, and this map with it.
+edge's values are: it observes the edge the server runs (edge/observer.py), which tells it of
+every change its change feed delivers and every write it makes itself. So a change made on
+this server is seen by this server at once (read-your-writes); one made elsewhere, within the
+feed's delay (milliseconds); and while the feed is cut, an item is trusted for at most `ttl`
+seconds. When the feed falls behind its retention the edge flushes, and this map with it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from edgekv.edge._async.edge_store import AsyncEdgeStore
-from edgekv.edge.memory import Item
-from edgekv.model import Change, EntryWrite, NamespaceInfo
+from edgekv.model import NamespaceInfo
 
 _MAX_ITEMS = 100_000  # tokens and namespaces in use: far fewer; past it, start over
 
 
-class FeedCache:
+class Records:
     """Records by (namespace id, key), and namespaces by id, each trusted for `ttl` seconds."""
 
     def __init__(self, ttl: float, clock: Callable[[], float] = time.time) -> None:
@@ -83,78 +81,7 @@ class FeedCache:
         for found in [k for k in self.records if k[0] == namespace_id]:
             del self.records[found]
 
-    def clear(self) -> None:
+    def flushed(self) -> None:
         self.generation += 1
         self.records.clear()
         self.namespaces.clear()
-
-
-class FeedEdge(AsyncEdgeStore):
-    """The server's edge: an AsyncEdgeStore that also keeps `self.local` (a FeedCache) fresh."""
-
-    def __init__(self, central: Any, **options: Any) -> None:
-        super().__init__(central, **options)
-        self.local = FeedCache(self.default_cache_ttl, self._clock)
-
-    def cached(self, namespace_id: str, key: str) -> Item | None:
-        """What `open_value` answers from memory (a HIT at the default cache_ttl), as the item."""
-        item = self.memory.lookup((namespace_id, key), self._clock(), self.default_cache_ttl)
-        if item is not None:
-            self.stats["hit"] += 1
-        return item
-
-    async def apply_changes(self, changes: Sequence[Change]) -> None:
-        for change in changes:
-            self.local.changed(change.namespace_id, change.key)
-        await super().apply_changes(changes)
-
-    def flush(self) -> None:
-        self.local.clear()
-        super().flush()
-
-    async def put(
-        self,
-        namespace_id: str,
-        write: EntryWrite,
-        *,
-        only_if_absent: bool = False,
-        if_version: int | None = None,
-    ) -> int:
-        try:
-            return await super().put(
-                namespace_id, write, only_if_absent=only_if_absent, if_version=if_version
-            )
-        finally:
-            self.local.changed(namespace_id, write.key)
-
-    async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
-        try:
-            return await super().put_many(namespace_id, writes)
-        finally:
-            for write in writes:
-                self.local.changed(namespace_id, write.key)
-
-    async def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
-        try:
-            await super().delete_many(namespace_id, keys)
-        finally:
-            for key in keys:
-                self.local.changed(namespace_id, key)
-
-    async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
-        try:
-            return await super().incr(namespace_id, key, by, expiration)
-        finally:
-            self.local.changed(namespace_id, key)
-
-    async def delete_namespace(self, namespace_id: str) -> None:
-        try:
-            await super().delete_namespace(namespace_id)
-        finally:
-            self.local.changed(namespace_id, None)
-
-    async def rename_namespace(self, namespace_id: str, title: str) -> NamespaceInfo:
-        try:
-            return await super().rename_namespace(namespace_id, title)
-        finally:
-            self.local.changed(namespace_id, None)

@@ -15,8 +15,8 @@ import pytest
 
 import edgekv
 from edgekv import errors
+from edgekv.server.asgi import Receive, Scope, Send
 from edgekv.server.workerd.listener import WorkerdListener
-from edgekv.server.workerd.protocol import Receive, Scope, Send
 from edgekv.stores.http._sync.http_store import RestStore
 from tests.server.workerd.conftest import LoopThread
 from tests.stores.http.server import RestServer, rest_server

@@ -60,9 +60,12 @@ class KV:
         clock: Callable[[], float] = time.time,
         token: str | None = None,
         edge_cache: int | None = None,
+        serve_stale: float = 0.0,
     ) -> None:
         """`edge_cache=64 << 20` puts an edge tier of that many bytes in front of the store:
-        reads from memory, kept fresh by the store's change feed (see EdgeStore)."""
+        reads from memory, kept fresh by the store's change feed (see EdgeStore);
+        `serve_stale` seconds past their cache_ttl it answers cached reads (STALE) while the
+        central store fails."""
         # `token` and `account_id` also reach a store named by an http(s) URL (RestStore).
         self.store: Store = (
             store_from_url(store, clock=clock, token=token, account_id=account_id)
@@ -72,7 +75,11 @@ class KV:
         if edge_cache:
             # A store opened here is written through this edge only (exclusive).
             self.store = EdgeStore(
-                self.store, cache_size=edge_cache, exclusive=isinstance(store, str), clock=clock
+                self.store,
+                cache_size=edge_cache,
+                serve_stale=serve_stale,
+                exclusive=isinstance(store, str),
+                clock=clock,
             )
         self.account_id = account_id or DEFAULT_ACCOUNT
         self._clock = clock
@@ -85,14 +92,18 @@ class KV:
         info = self.store.create_namespace(title, self.account_id, chosen)
         return Namespace(self.store, info, self._clock)
 
-    def namespace(self, id_or_title: str) -> Namespace:
-        """A namespace by its id, or else by its title in this account."""
+    def namespace(self, id_or_title: str, *, create: bool = False) -> Namespace:
+        """A namespace by its id, or else by its title in this account; with `create`, one of
+        that title is created if there is none (by whichever process asks first)."""
         info = None
         if limits.NAMESPACE_ID.fullmatch(id_or_title):
             with contextlib.suppress(errors.NamespaceNotFound):
                 info = self.store.get_namespace(id_or_title)
         if info is None:
-            info = self.store.find_namespace(self.account_id, id_or_title)
+            if create:
+                info = namespace_of(self.store, self.account_id, namespace_title(id_or_title))
+            else:
+                info = self.store.find_namespace(self.account_id, id_or_title)
         return Namespace(self.store, info, self._clock)
 
     def list_namespaces(
@@ -355,9 +366,9 @@ class Namespace:
             return self.store.put(
                 self.id, write, only_if_absent=only_if_absent, if_version=if_version
             )
-        spool, write.size = _spool(value)
-        with spool:
-            write.value = spool
+        spooled, write.size = spool(value)
+        with spooled:
+            write.value = spooled
             return self.store.put(
                 self.id, write, only_if_absent=only_if_absent, if_version=if_version
             )
@@ -404,7 +415,20 @@ class Namespace:
         return BulkResult(len(checked))
 
 
-def _spool(stream: StreamValue) -> tuple[IO[bytes], int]:
+def namespace_of(store: Store, account_id: str, title: str) -> NamespaceInfo:
+    """The account's namespace of that title, created if there is none: by whichever caller
+    (thread, process, server) gets there first; the others find it."""
+    try:
+        return store.find_namespace(account_id, title)
+    except errors.NamespaceNotFound:
+        pass
+    try:
+        return store.create_namespace(title, account_id)
+    except errors.DuplicateNamespaceTitle:  # created meanwhile
+        return store.find_namespace(account_id, title)
+
+
+def spool(stream: StreamValue) -> tuple[IO[bytes], int]:
     """Copies a stream into a file that spills to disk past 1 MiB, refusing it past 25 MiB."""
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
     size = 0

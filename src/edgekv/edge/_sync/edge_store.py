@@ -21,8 +21,10 @@ from collections.abc import Iterator, Callable, Sequence
 from edgekv import errors
 from edgekv.concurrency import Background, SingleFlight
 from edgekv.edge.memory import CacheKey, EdgeMemory
+from edgekv.edge.observer import EdgeObserver
 from edgekv.limits import DEFAULT_CACHE_TTL
 from edgekv.model import (
+    CacheStatus,
     Change,
     EntryWrite,
     FeedPage,
@@ -31,9 +33,17 @@ from edgekv.model import (
     NamespacePage,
     StoredEntry,
 )
-from edgekv.stores._sync.protocol import Store, Direction, NamespaceOrder, chunks_of
+from edgekv.stores._sync.protocol import (
+    Store,
+    WholeValue,
+    Direction,
+    NamespaceOrder,
+    chunks_of,
+)
 
 log = logging.getLogger("edgekv.edge")
+
+_Opened = tuple[StoredEntry, Iterator[bytes]]
 
 HOT_HITS = 8  # hits since its fetch that make a key hot: refreshed, not dropped, on change
 # Seconds between feed reads while changes keep coming: 5 ms, or 10 ms once a page holds
@@ -78,6 +88,8 @@ class EdgeStore:
         self._flight = SingleFlight()
         self._background = Background()
         self.stats = {"hit": 0, "miss": 0, "expired": 0, "stale": 0, "bypass": 0, "refresh": 0}
+        # Caches beside the edge that must follow every change it learns of (edge/observer.py).
+        self.observers: list[EdgeObserver] = []
         # The follower starts with the first call that reaches the central store (a hit can
         # only follow such a call), so constructing an edge needs no running event loop.
         self._follow = follow_feed
@@ -89,72 +101,18 @@ class EdgeStore:
         self.feed_healthy = False
         self.feed_flushes = 0
 
-    # reads
-
-    def get_value(
-        self, namespace_id: str, key: str, *, cache_ttl: int | None = None
-    ) -> bytes | None:
-        if cache_ttl != 0:
-            item = self.memory.lookup(
-                (namespace_id, key),
-                self._clock(),
-                self.default_cache_ttl if cache_ttl is None else cache_ttl,
-            )
-            if item is not None:
-                self.stats["hit"] += 1
-                return None if item.entry is None else item.entry.value
-        entry = self.get(namespace_id, key, cache_ttl=cache_ttl)
-        return None if entry is None else entry.value
+    # reads: one door (`_read`) decides HIT, MISS, EXPIRED, STALE and BYPASS for every read
 
     def get(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
-        ckey = (namespace_id, key)
-        if cache_ttl == 0:
-            self.stats["bypass"] += 1
-            with central_errors():
-                entry = self.central.get(namespace_id, key)
-            self.memory.store(ckey, entry, self._clock())
-            return _with_status(entry, "BYPASS")
-        now = self._clock()
-        ttl = self.default_cache_ttl if cache_ttl is None else cache_ttl
-        item = self.memory.lookup(ckey, now, ttl)
-        if item is not None:
-            self.stats["hit"] += 1
-            return _with_status(item.entry, "HIT")
-        known = self.memory.peek(ckey)
-        try:
-            entry = self._fetch(namespace_id, key)
-        except errors.StoreUnavailable:
-            if (
-                known is not None
-                and now - known.fetched_at < ttl + self.serve_stale
-                and (known.entry is None or not _expired(known.entry, now))
-            ):
-                self.stats["stale"] += 1
-                return _with_status(known.entry, "STALE")
-            raise
-        status = "MISS" if known is None else "EXPIRED"
-        self.stats["miss" if known is None else "expired"] += 1
-        return _with_status(entry, status)
+        return self._read(namespace_id, key, cache_ttl, 0)  # type: ignore[return-value]
 
-    def _fetch(self, namespace_id: str, key: str) -> StoredEntry | None:
-        """One central read per key at a time; concurrent misses share it."""
-        return self._flight.do(
-            (namespace_id, key), lambda: self._fetch_now(namespace_id, key)
-        )
-
-    def _fetch_now(self, namespace_id: str, key: str) -> StoredEntry | None:
-        if not self._following:
-            self.start_following()
-        tick = self.memory.begin_fetch()
-        try:
-            with central_errors():
-                entry = self.central.get(namespace_id, key)
-            self.memory.store((namespace_id, key), entry, self._clock(), fetch_tick=tick)
-            return entry
-        finally:
-            self.memory.end_fetch()
+    def get_value(
+        self, namespace_id: str, key: str, *, cache_ttl: int | None = None
+    ) -> bytes | None:
+        entry = self._read(namespace_id, key, cache_ttl, 0)
+        return None if entry is None else entry.value  # type: ignore[union-attr]
 
     def get_many(
         self, namespace_id: str, keys: Sequence[str], *, cache_ttl: int | None = None
@@ -169,31 +127,91 @@ class EdgeStore:
         cache_ttl: int | None = None,
         chunk_size: int = 65536,
     ) -> tuple[StoredEntry, Iterator[bytes]] | None:
+        found = self._read(namespace_id, key, cache_ttl, chunk_size)
+        if found is None or isinstance(found, tuple):
+            return found
+        return found, chunks_of(found.value, chunk_size)
+
+    def _read(
+        self, namespace_id: str, key: str, cache_ttl: int | None, stream: int
+    ) -> StoredEntry | _Opened | None:
+        """The one read: from memory while younger than cache_ttl (HIT), else from the central
+        store (MISS, EXPIRED; BYPASS for cache_ttl 0), or, while the central store fails, from
+        memory up to `serve_stale` seconds past cache_ttl (STALE).
+
+        `stream` (a chunk size) reads as `open_value` does: a value too large to cache passes
+        through as chunks, never whole in memory. Entries in memory carry the status HIT.
+        """
         ckey = (namespace_id, key)
-        now = self._clock()
-        if cache_ttl != 0:
-            item = self.memory.lookup(
-                ckey, now, self.default_cache_ttl if cache_ttl is None else cache_ttl
-            )
+        if cache_ttl == 0:
+            self.stats["bypass"] += 1
+            known, now, ttl = None, 0.0, 0.0
+            status: CacheStatus = "BYPASS"
+        else:
+            now = self._clock()
+            ttl = self.default_cache_ttl if cache_ttl is None else float(cache_ttl)
+            item = self.memory.lookup(ckey, now, ttl)
             if item is not None:
                 self.stats["hit"] += 1
-                if item.entry is None:
-                    return None
-                return _with_status(item.entry, "HIT"), chunks_of(item.entry.value, chunk_size)  # type: ignore[return-value]
+                return item.entry
+            known = self.memory.peek(ckey)
+            status = "MISS" if known is None else "EXPIRED"
+        try:
+            if stream:
+                found = self._open(namespace_id, key, stream, status)
+            else:
+                found = self._fetch(namespace_id, key)
+        except errors.StoreUnavailable:
+            if known is not None and (
+                now - known.fetched_at < ttl + self.serve_stale
+                and (known.entry is None or not _expired(known.entry, now))
+            ):
+                self.stats["stale"] += 1
+                return _with_status(known.entry, "STALE")
+            raise
+        if status != "BYPASS":
+            self.stats["miss" if status == "MISS" else "expired"] += 1
+        if found is None or isinstance(found, tuple):
+            return found
+        return _with_status(found, status)
+
+    def _fetch(self, namespace_id: str, key: str) -> StoredEntry | None:
+        """One central read per key at a time; concurrent misses share it."""
+        return self._flight.do(
+            (namespace_id, key), lambda: self._fetch_now(namespace_id, key)
+        )
+
+    def _fetch_now(self, namespace_id: str, key: str) -> StoredEntry | None:
         if not self._following:
             self.start_following()
-        status = "BYPASS" if cache_ttl == 0 else "MISS"
-        self.stats[status.lower()] += 1
-        # Streamed from the central store; a value small enough to cache is kept on the way,
-        # a large one passes through without ever being whole in memory.
+        tick = self.memory.begin_fetch()
+        try:
+            with central_errors():
+                entry = self.central.get(namespace_id, key)
+            return self._keep((namespace_id, key), entry, tick)
+        finally:
+            self.memory.end_fetch()
+
+    def _open(
+        self, namespace_id: str, key: str, chunk_size: int, status: CacheStatus
+    ) -> StoredEntry | _Opened | None:
+        """Streamed from the central store: a value small enough to cache is kept on the way
+        (and answered whole), a large one passes through without ever being whole in memory."""
+        if not self._following:
+            self.start_following()
+        ckey = (namespace_id, key)
         tick = self.memory.begin_fetch()
         try:
             with central_errors():
                 opened = self.central.open_value(namespace_id, key, chunk_size=chunk_size)
                 if opened is None:
-                    self.memory.store(ckey, None, self._clock(), fetch_tick=tick)
-                    return None
+                    return self._keep(ckey, None, tick)
                 entry, chunks = opened
+                if isinstance(chunks, WholeValue):
+                    whole = StoredEntry(
+                        chunks.value, entry.metadata_json, entry.expiration, entry.version
+                    )
+                    return self._keep(ckey, whole, tick)
                 head: list[bytes] = []
                 size = 0
                 for chunk in chunks:
@@ -205,11 +223,17 @@ class EdgeStore:
                     whole = StoredEntry(
                         b"".join(head), entry.metadata_json, entry.expiration, entry.version
                     )
-                    self.memory.store(ckey, whole, self._clock(), fetch_tick=tick)
-                    return _with_status(whole, status), chunks_of(whole.value, chunk_size)  # type: ignore[return-value]
+                    return self._keep(ckey, whole, tick)
         finally:
             self.memory.end_fetch()
         return _with_status(entry, status), _chained(head, chunks)  # type: ignore[return-value]
+
+    def _keep(
+        self, ckey: CacheKey, entry: StoredEntry | None, tick: int | None
+    ) -> StoredEntry | None:
+        """Caches what the central store answered (as a HIT for the reads to come)."""
+        self.memory.store(ckey, _with_status(entry, "HIT"), self._clock(), fetch_tick=tick)
+        return entry
 
     def list_keys(
         self,
@@ -227,7 +251,8 @@ class EdgeStore:
         page.cache_status = "BYPASS"
         return page
 
-    # writes: through to the central store, then into memory at once (read-your-writes)
+    # writes: through to the central store, then into memory at once (read-your-writes);
+    # observers hear of every key a write touched, whether or not it succeeded (it may have)
 
     def put(
         self,
@@ -247,9 +272,12 @@ class EdgeStore:
         except BaseException as e:
             self._failed(e, namespace_id, (write.key,))
             raise
+        finally:
+            if self.observers:
+                self._tell(namespace_id, (write.key,))
         ckey = (namespace_id, write.key)
         if isinstance(write.value, bytes):
-            entry = StoredEntry(write.value, write.metadata_json, write.expiration, version)
+            entry = StoredEntry(write.value, write.metadata_json, write.expiration, version, "HIT")
             self.memory.store(ckey, entry, self._clock())
         else:
             self.memory.invalidate(ckey)
@@ -264,10 +292,15 @@ class EdgeStore:
         except BaseException as e:
             self._failed(e, namespace_id, [write.key for write in writes])
             raise
+        finally:
+            if self.observers:
+                self._tell(namespace_id, [write.key for write in writes])
         now = self._clock()
         for write, version in zip(writes, versions, strict=True):
             if isinstance(write.value, bytes):
-                entry = StoredEntry(write.value, write.metadata_json, write.expiration, version)
+                entry = StoredEntry(
+                    write.value, write.metadata_json, write.expiration, version, "HIT"
+                )
                 self.memory.store((namespace_id, write.key), entry, now)
         return versions
 
@@ -280,6 +313,9 @@ class EdgeStore:
         except BaseException as e:
             self._failed(e, namespace_id, keys)
             raise
+        finally:
+            if self.observers:
+                self._tell(namespace_id, keys)
         now = self._clock()
         for key in keys:
             self.memory.invalidate((namespace_id, key))
@@ -292,6 +328,9 @@ class EdgeStore:
         except BaseException as e:
             self._failed(e, namespace_id, (key,))
             raise
+        finally:
+            if self.observers:
+                self._tell(namespace_id, (key,))
         self.memory.invalidate((namespace_id, key))
         return value
 
@@ -305,6 +344,11 @@ class EdgeStore:
         for key in keys:
             self.memory.invalidate((namespace_id, key))
         self._unsure_until = time.monotonic() + UNSURE_WINDOW
+
+    def _tell(self, namespace_id: str, keys: Sequence[str | None]) -> None:
+        for observer in self.observers:
+            for key in keys:
+                observer.changed(namespace_id, key)
 
     # the change feed
 
@@ -360,7 +404,10 @@ class EdgeStore:
 
     def apply_changes(self, changes: Sequence[Change]) -> None:
         """Drops what changed; refreshes hot keys in the background instead of dropping them."""
+        observers = self.observers
         for change in changes:
+            for observer in observers:
+                observer.changed(change.namespace_id, change.key)
             if change.key is None:
                 self.memory.invalidate_namespace(change.namespace_id)
                 continue
@@ -380,6 +427,8 @@ class EdgeStore:
         """Forgets everything: the feed cannot prove what is fresh (it fell behind retention)."""
         self.feed_flushes += 1
         self.memory.clear()
+        for observer in self.observers:
+            observer.flushed()
 
     # namespaces and the rest pass through
 
@@ -412,12 +461,18 @@ class EdgeStore:
             return self.central.find_namespace(account_id, title)
 
     def rename_namespace(self, namespace_id: str, title: str) -> NamespaceInfo:
-        with central_errors():
-            return self.central.rename_namespace(namespace_id, title)
+        try:
+            with central_errors():
+                return self.central.rename_namespace(namespace_id, title)
+        finally:
+            self._tell(namespace_id, (None,))
 
     def delete_namespace(self, namespace_id: str) -> None:
-        with central_errors():
-            self.central.delete_namespace(namespace_id)
+        try:
+            with central_errors():
+                self.central.delete_namespace(namespace_id)
+        finally:
+            self._tell(namespace_id, (None,))
         self.memory.invalidate_namespace(namespace_id)
 
     def feed_position(self) -> str:

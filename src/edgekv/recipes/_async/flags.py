@@ -8,13 +8,13 @@ refresh that a check starts when the interval has passed.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 
 from edgekv import errors
 from edgekv.api._async.kv import AsyncNamespace
 from edgekv.cache.durations import Duration, seconds
+from edgekv.compact import compact_json
 from edgekv.concurrency import AsyncBackground
 from edgekv.recipes.rollout import Flag
 
@@ -137,4 +137,4 @@ class AsyncFlags:
 
 
 def _dumps(flag: Flag) -> str:
-    return json.dumps(flag.as_json(), separators=(",", ":"))
+    return compact_json(flag.as_json())

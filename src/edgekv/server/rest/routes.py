@@ -8,7 +8,6 @@ percent-decoded exactly once, so `a%2Fb` is the key `a/b` and `+` stays a plus.
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,13 +19,11 @@ from starlette.routing import Route
 
 from edgekv import errors, limits
 from edgekv.api._async.kv import AsyncKV, AsyncNamespace
-from edgekv.api.values import Consistency
 from edgekv.model import NamespaceInfo, StoredEntry
-from edgekv.server.auth import principal_of
+from edgekv.server.auth import Authenticator, principal_of
 from edgekv.server.envelope import MalformedRequest, ok
-from edgekv.server.records import FeedCache
+from edgekv.server.paths import NAMESPACES, percent_decode, raw_path, v4_path
 from edgekv.server.rest import bodies
-from edgekv.server.rest.streaming import ValueResponse
 from edgekv.stores._async.protocol import AsyncStore, Direction, NamespaceOrder
 
 
@@ -44,8 +41,7 @@ class _KeyConvertor(Convertor[str]):
 
 register_url_convertor("key", _KeyConvertor())
 
-BASE = "/client/v4/accounts/{account_id}/storage/kv/namespaces"
-_KEY_SEGMENT = 10  # '', client, v4, accounts, A, storage, kv, namespaces, NS, values, <key>
+BASE = NAMESPACES
 
 
 class RestAPI:
@@ -54,12 +50,12 @@ class RestAPI:
     def __init__(
         self,
         store: AsyncStore,
+        authenticator: Authenticator,
         clock: Callable[[], float] = time.time,
-        local: FeedCache | None = None,
     ) -> None:
         self.store = store
+        self.authenticator = authenticator
         self.clock = clock
-        self.local = local
 
     def routes(self) -> list[Route]:
         ns = BASE + "/{namespace_id}"
@@ -70,9 +66,6 @@ class RestAPI:
             Route(ns, self.rename_namespace, methods=["PUT"]),
             Route(ns, self.delete_namespace, methods=["DELETE"]),
             Route(ns + "/keys", self.list_keys, methods=["GET"]),
-            Route(ns + "/values/{key:key}", self.get_value, methods=["GET"]),
-            Route(ns + "/values/{key:key}", self.put_value, methods=["PUT"]),
-            Route(ns + "/values/{key:key}", self.delete_value, methods=["DELETE"]),
             Route(ns + "/metadata/{key:key}", self.get_metadata, methods=["GET"]),
             Route(ns + "/incr/{key:key}", self.incr, methods=["POST"]),
             Route(ns + "/bulk", self.bulk_put, methods=["PUT"]),
@@ -94,26 +87,9 @@ class RestAPI:
             raise errors.NamespaceNotFound()
         return info
 
-    async def namespace_info(self, account_id: str, namespace_id: str) -> NamespaceInfo:
-        """The namespace of a key or value path: from memory when a FeedCache keeps it.
-
-        Only its id and account matter here, and neither ever changes; a deletion reaches the
-        cache through the change feed (renames do not, hence `_info` where a title is shown).
-        """
-        local = self.local
-        info = None if local is None else local.namespace(namespace_id)
-        if info is None:
-            generation = 0 if local is None else local.generation
-            info = await self.store.get_namespace(namespace_id)
-            if local is not None:
-                local.keep_namespace(info, generation)
-        if info.account_id != account_id:
-            raise errors.NamespaceNotFound()
-        return info
-
     async def _namespace(self, request: Request) -> AsyncNamespace:
         params = request.path_params
-        info = await self.namespace_info(params["account_id"], params["namespace_id"])
+        info = await self.authenticator.namespace_info(params["account_id"], params["namespace_id"])
         return AsyncNamespace(self.store, info, self.clock)
 
     # namespaces
@@ -192,70 +168,6 @@ class RestAPI:
             page = await ns.list(prefix=q.get("prefix"), limit=limit, cursor=page.cursor)
         info = {"count": len(page.keys), "cursor": page.cursor or ""}
         return ok([k.as_json() for k in page.keys], result_info=info)
-
-    async def get_value(self, request: Request) -> Response:
-        key = _key(request)
-        ns = await self._namespace(request)
-        strong = "no-cache" in request.headers.get("cache-control", "").lower()
-        consistency: Consistency = "strong" if strong else "eventual"
-        cache_ttl = request.query_params.get("cache_ttl") or None
-        got = await ns.get_with_metadata(
-            key,
-            "stream",
-            cache_ttl=None if cache_ttl is None else limits.validate_cache_ttl(cache_ttl),
-            consistency=consistency,
-        )
-        if got.value is None:
-            raise errors.KeyNotFound()
-        headers = {"ETag": f'"{got.version}"'}
-        if got.expiration is not None:
-            headers["expiration"] = str(got.expiration)
-        if got.metadata is not None:
-            headers["CF-KV-Metadata"] = _header_json(got.metadata)
-        if got.cache_status is not None:
-            headers["CF-Cache-Status"] = got.cache_status
-        return ValueResponse(got.value, headers)
-
-    async def put_value(self, request: Request) -> Response:
-        key = limits.validate_key(_key(request))
-        q = request.query_params
-        expiration, ttl = q.get("expiration"), q.get("expiration_ttl")
-        limits.resolve_expiration(expiration, ttl, self.clock())  # refuse before reading the body
-        ns = await self._namespace(request)
-        only_if_absent = request.headers.get("if-none-match", "").strip() == "*"
-        if_version = _if_match(request.headers.get("if-match"))
-        content_type = request.headers.get("content-type", "").lower()
-        if content_type.startswith("multipart/form-data"):
-            form = await bodies.read_form(request)
-            try:
-                version = await ns.put(
-                    key,
-                    form.value_bytes_or_file(),
-                    expiration=expiration,
-                    expiration_ttl=ttl,
-                    metadata=form.metadata_value(),
-                    only_if_absent=only_if_absent,
-                    if_version=if_version,
-                )
-            finally:
-                form.close()
-        else:
-            metadata = _metadata_header(request.headers.get("cf-kv-metadata"))
-            version = await ns.put(
-                key,
-                await bodies.read_value(request),
-                expiration=expiration,
-                expiration_ttl=ttl,
-                metadata=metadata,
-                only_if_absent=only_if_absent,
-                if_version=if_version,
-            )
-        return ok({}, headers={"ETag": f'"{version}"'})
-
-    async def delete_value(self, request: Request) -> Response:
-        key = _key(request)
-        await (await self._namespace(request)).delete(key)
-        return ok({})
 
     async def get_metadata(self, request: Request) -> Response:
         key = _key(request)
@@ -359,11 +271,10 @@ def _bytes_item(entry: StoredEntry | None, with_metadata: bool) -> Any:
 
 
 def _key(request: Request) -> str:
-    raw = request.scope.get("raw_path")
-    if raw is None:
-        return str(request.path_params["key"])
-    segments = bytes(raw).split(b"?", 1)[0].split(b"/")
-    return bodies.percent_decode(b"/".join(segments[_KEY_SEGMENT:]))
+    """The key of a `.../{what}/{key}` path, percent-decoded once (the namespace handle
+    validates it)."""
+    path = v4_path(raw_path(request.scope))
+    return percent_decode(b"" if path is None or path.rest is None else path.rest)
 
 
 def _int(text: str | None, name: str, default: int, *, minimum: int, maximum: int = 1 << 31) -> int:
@@ -386,32 +297,6 @@ def _choice(text: str | None, name: str, allowed: tuple[str, str]) -> str:
     if text not in allowed:
         raise errors.BadRequest(f'Invalid {name} of {text}. Use "{allowed[0]}" or "{allowed[1]}".')
     return text
-
-
-def _if_match(header: str | None) -> int | None:
-    if header is None:
-        return None
-    text = header.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
-        # No version of ours looks like this, so the condition cannot hold.
-        raise errors.PreconditionFailed()
-    return int(text)
-
-
-def _metadata_header(header: str | None) -> Any:
-    if header is None:
-        return None
-    try:
-        text = header.encode("latin-1").decode("utf-8")
-    except UnicodeError as e:
-        raise MalformedRequest("The CF-KV-Metadata header is not UTF-8.") from e
-    parsed = limits.parse_metadata_json(text)
-    return None if parsed is None else json.loads(parsed)
-
-
-def _header_json(value: Any) -> str:
-    # Header values travel as latin-1: non-ASCII metadata is sent as \u escapes.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
 
 
 async def _has_body(request: Request) -> bool:

@@ -6,26 +6,20 @@ read needs none of that, and small values (most of them) are better sent with a 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
-from starlette.responses import Response
+from edgekv.server.asgi import Send
 
 BUFFER = 1 << 16  # values up to this size are sent with a Content-Length
 
 
-class ValueResponse(Response):
-    def __init__(self, chunks: AsyncIterator[bytes], headers: dict[str, str]) -> None:
-        super().__init__(b"", 200, headers, media_type="application/octet-stream")
-        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
-        self.chunks = chunks
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await send_value(send, self.chunks, self.raw_headers)
+class AnswerStarted(Exception):
+    """A value failed to stream after its answer started: no other answer can be given, and
+    the server must drop the connection (the client sees a truncated body)."""
 
 
 async def send_value(
-    send: Callable[[dict[str, Any]], Awaitable[None]],
+    send: Send,
     chunks: AsyncIterator[bytes],
     headers: list[tuple[bytes, bytes]],
 ) -> None:
@@ -46,11 +40,14 @@ async def send_value(
             await send({"type": "http.response.body", "body": b"".join(head)})
             return
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"".join(head), "more_body": True})
-        async for chunk in chunks:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+        try:
+            await send({"type": "http.response.body", "body": b"".join(head), "more_body": True})
+            async for chunk in chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        except Exception as e:
+            raise AnswerStarted(str(e)) from e
     finally:
-        close = getattr(chunks, "aclose", None)
+        close = getattr(chunks, "aclose", None)  # a generator's: its files and connections
         if close is not None:
             await close()

@@ -18,7 +18,7 @@ from urllib.parse import unquote_to_bytes
 
 import h11
 
-from edgekv.server.workerd.protocol import ASGIApp, Message
+from edgekv.server.asgi import ASGIApp, Message
 
 log = logging.getLogger("edgekv.workerd")
 

@@ -20,23 +20,21 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
-from urllib.parse import parse_qs, unquote_to_bytes
+from urllib.parse import parse_qs
 
 from edgekv import errors, limits
 from edgekv.api._async.kv import AsyncKV, AsyncNamespace
+from edgekv.compact import compact_json
 from edgekv.model import NamespaceInfo
 from edgekv.server.accounts import Accounts
-from edgekv.server.auth import Principal
+from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
+from edgekv.server.auth import Principal, credential
 from edgekv.server.envelope import AuthenticationError, Forbidden, MethodNotAllowed
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from edgekv.server.paths import percent_decode
+from edgekv.server.writes import Writes, entry_write
 
 Authorize = Callable[[str | None, NamespaceInfo, bool], bool | Awaitable[bool]]
 """`authorize(token, namespace, write)`: may this bearer token (None: the request has none) use
@@ -44,14 +42,18 @@ the namespace, to write (put, delete) or only to read? False answers 403; raisin
 as AuthenticationError, 401) answers with that error."""
 
 NAMESPACE_HEADER = b"x-edgekv-namespace"
-_NAMESPACE_ID = re.compile(r"[0-9a-f]{32}")
 _MAX_CACHED_NAMESPACES = 1024
 _JSON = [(b"content-type", b"application/json")]
 
 log = logging.getLogger("edgekv.workerd")
 
 
-def workerd_app(kv: AsyncKV, authorize: Authorize | None = None) -> ASGIApp:
+def workerd_app(
+    kv: AsyncKV,
+    authorize: Authorize | None = None,
+    writes: Writes | None = None,
+    clock: Callable[[], float] = time.time,
+) -> ASGIApp:
     """The workerd KV protocol over `kv`, as an ASGI app.
 
     `authorize(token, namespace, write)` is called on every request with the bearer token, the
@@ -60,7 +62,7 @@ def workerd_app(kv: AsyncKV, authorize: Authorize | None = None) -> ASGIApp:
     up. Without `authorize` every request is allowed: only for a listener that nothing but a
     trusted workerd can reach.
     """
-    return _WorkerdApp(kv, authorize)
+    return _WorkerdApp(kv, authorize, writes or Writes(kv.store, group_commit=False), clock)
 
 
 def token_authorizer(accounts: Accounts) -> Authorize:
@@ -115,8 +117,16 @@ class _Request:
 
 
 class _WorkerdApp:
-    def __init__(self, kv: AsyncKV, authorize: Authorize | None) -> None:
+    def __init__(
+        self,
+        kv: AsyncKV,
+        authorize: Authorize | None,
+        writes: Writes,
+        clock: Callable[[], float],
+    ) -> None:
         self.kv = kv
+        self.writes = writes
+        self.clock = clock
         self.authorize = authorize
         self._by_id: dict[str, AsyncNamespace] = {}
 
@@ -150,19 +160,50 @@ class _WorkerdApp:
         elif path == b"/bulk/get" and method == "POST":
             await _bulk_get(ns, await request.body(1 << 20), send)
         else:
-            key = _key(path[1:])
+            key = percent_decode(path[1:])
             if method == "GET":
                 await _get(ns, key, query, send)
             elif method == "PUT":
-                await _put(ns, key, query, headers, request, send)
+                await self._put(ns.id, key, query, headers, request, send)
             elif method == "DELETE":
                 await ns.delete(key)
                 await _respond(send, 200, b"")
             else:
                 raise MethodNotAllowed()
 
+    async def _put(
+        self,
+        namespace_id: str,
+        key: str,
+        query: bytes,
+        headers: dict[bytes, bytes],
+        request: _Request,
+        send: Send,
+    ) -> None:
+        """A value write, through the server's one write path (server/writes.py)."""
+        params = _query(query)
+        key = limits.validate_key(key)
+        expiration = limits.resolve_expiration(
+            params.get("expiration"), params.get("expiration_ttl"), self.clock()
+        )
+        metadata_json = None
+        if b"cf-kv-metadata" in headers:
+            metadata_json = limits.parse_metadata_json(
+                headers[b"cf-kv-metadata"].decode("utf-8", "replace")
+            )
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit():
+            limits.check_value_size(int(length))
+        write = await entry_write(key, request.chunks(), metadata_json, expiration)
+        try:
+            version = await self.writes.put(namespace_id, write)
+        finally:
+            if not isinstance(write.value, bytes):
+                write.value.close()
+        await _respond(send, 200, b"", [(b"etag", f'"{version}"'.encode())])
+
     async def _namespace(self, headers: dict[bytes, bytes], *, write: bool) -> AsyncNamespace:
-        token = _bearer(headers)
+        token = credential(list(headers.items()))
         if self.authorize is not None and token is None:
             raise AuthenticationError()
         name = headers.get(NAMESPACE_HEADER, b"").decode("utf-8", "replace").strip()
@@ -175,7 +216,7 @@ class _WorkerdApp:
         if ns is None:
             ns = await self.kv.namespace(name)
             # Ids never change; a deleted namespace makes the store raise NamespaceNotFound.
-            if _NAMESPACE_ID.fullmatch(name) and len(self._by_id) < _MAX_CACHED_NAMESPACES:
+            if limits.NAMESPACE_ID.fullmatch(name) and len(self._by_id) < _MAX_CACHED_NAMESPACES:
                 self._by_id[name] = ns
         if self.authorize is not None:
             allowed = self.authorize(token, ns.info, write)
@@ -194,38 +235,12 @@ async def _get(ns: AsyncNamespace, key: str, query: bytes, send: Send) -> None:
         return
     headers = [(b"cf-cache-status", (got.cache_status or "MISS").encode())]
     if got.metadata is not None:
-        headers.append((b"cf-kv-metadata", _compact(got.metadata).encode()))
+        headers.append((b"cf-kv-metadata", compact_json(got.metadata).encode()))
     if got.expiration is not None:
         headers.append((b"expiration", str(got.expiration).encode()))
     if got.version is not None:
         headers.append((b"etag", f'"{got.version}"'.encode()))
     await _respond(send, 200, got.value, headers)
-
-
-async def _put(
-    ns: AsyncNamespace,
-    key: str,
-    query: bytes,
-    headers: dict[bytes, bytes],
-    request: _Request,
-    send: Send,
-) -> None:
-    params = _query(query)
-    metadata = None
-    if b"cf-kv-metadata" in headers:
-        text = headers[b"cf-kv-metadata"].decode("utf-8", "replace")
-        metadata = json.loads(limits.parse_metadata_json(text) or "null")
-    length = headers.get(b"content-length")
-    if length is not None and length.isdigit():
-        limits.check_value_size(int(length))
-    version = await ns.put(
-        key,
-        request.chunks(),
-        expiration=params.get("expiration"),
-        expiration_ttl=params.get("expiration_ttl"),
-        metadata=metadata,
-    )
-    await _respond(send, 200, b"", [(b"etag", f'"{version}"'.encode())])
 
 
 async def _list(ns: AsyncNamespace, query: bytes, send: Send) -> None:
@@ -248,7 +263,7 @@ async def _list(ns: AsyncNamespace, query: bytes, send: Send) -> None:
     body: dict[str, Any] = {"keys": keys, "list_complete": page.list_complete}
     if page.cursor is not None:
         body["cursor"] = page.cursor
-    await _respond(send, 200, _compact(body).encode(), _JSON)
+    await _respond(send, 200, compact_json(body).encode(), _JSON)
 
 
 async def _bulk_get(ns: AsyncNamespace, raw: bytes, send: Send) -> None:
@@ -273,7 +288,7 @@ async def _bulk_get(ns: AsyncNamespace, raw: bytes, send: Send) -> None:
         }
     else:
         result = await ns.get(keys, type_, cache_ttl=ttl)
-    await _respond(send, 200, _compact(result).encode(), _JSON)
+    await _respond(send, 200, compact_json(result).encode(), _JSON)
 
 
 def _raw_path(scope: Scope) -> bytes:
@@ -289,15 +304,6 @@ def _raw_path(scope: Scope) -> bytes:
     return raw
 
 
-def _key(encoded: bytes) -> str:
-    # Plain percent-decoding: GET and PUT send `+` literally, so it must never become a space.
-    try:
-        key = unquote_to_bytes(encoded).decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise errors.InvalidKey("Key must be valid UTF-8.") from e
-    return limits.validate_key(key)
-
-
 def _query(query: bytes) -> dict[str, str]:
     """The query, form-decoded (a list prefix sends a space as `+`)."""
     parsed = parse_qs(query.decode("latin-1"), keep_blank_values=True, encoding="utf-8")
@@ -309,18 +315,6 @@ def _int_or_none(params: dict[str, str], name: str) -> int | None:
     if text is None or text == "":
         return None
     return limits.validate_cache_ttl(text)
-
-
-def _bearer(headers: dict[bytes, bytes]) -> str | None:
-    value = headers.get(b"authorization", b"").decode("latin-1").strip()
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 async def _respond(

@@ -97,7 +97,8 @@ class AsyncStore(Protocol):
     async def open_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None, chunk_size: int = 65536
     ) -> tuple[StoredEntry, AsyncIterator[bytes]] | None:
-        """The entry (its `value` empty) and its value as chunks, never whole in memory."""
+        """The entry (its `value` empty) and its value as chunks, a large one never whole in
+        memory; a value the store holds whole anyway comes as an AsyncWholeValue (`chunks_of`)."""
         ...
 
     async def put(
@@ -168,8 +169,33 @@ class AsyncStore(Protocol):
     async def aclose(self) -> None: ...
 
 
-async def chunks_of(value: bytes, chunk_size: int) -> AsyncIterator[bytes]:
-    """An in-memory value as the chunks `open_value` promises."""
-    view = memoryview(value)
-    for start in range(0, len(view), chunk_size):
-        yield bytes(view[start : start + chunk_size])
+class AsyncWholeValue:
+    """A value already whole in memory, as the chunks `open_value` promises.
+
+    `value` holds it all, so a reader that wants it whole (an HTTP answer with a
+    Content-Length, a value cached at the edge) takes it without iterating.
+    """
+
+    __slots__ = ("_chunk_size", "_start", "value")
+
+    def __init__(self, value: bytes, chunk_size: int) -> None:
+        self.value = value
+        self._chunk_size = chunk_size
+        self._start = 0
+
+    def __aiter__(self) -> AsyncWholeValue:
+        return self
+
+    async def __anext__(self) -> bytes:
+        start = self._start
+        if start >= len(self.value):
+            raise StopAsyncIteration
+        self._start = start + self._chunk_size
+        if start == 0 and len(self.value) <= self._chunk_size:
+            return self.value
+        return self.value[start : start + self._chunk_size]
+
+
+def chunks_of(value: bytes, chunk_size: int) -> AsyncWholeValue:
+    """An in-memory value as the chunks `open_value` promises (see AsyncWholeValue)."""
+    return AsyncWholeValue(value, chunk_size)

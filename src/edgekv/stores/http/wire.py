@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from edgekv import errors
+from edgekv.compact import compact_json
 from edgekv.model import EntryWrite, KeyInfo, StoredEntry
 
 API_PATH = "/client/v4"
@@ -103,7 +104,7 @@ def entry_from_headers(headers: Mapping[str, str]) -> tuple[StoredEntry, bool]:
     expiration = headers.get("expiration")
     metadata = headers.get("cf-kv-metadata")
     if metadata is not None:
-        metadata = _compact(json.loads(metadata))
+        metadata = compact_json(json.loads(metadata))
     return (
         StoredEntry(
             b"",
@@ -127,7 +128,7 @@ def entry_from_bulk(item: Any) -> StoredEntry | None:
     metadata = item.get("metadata")
     return StoredEntry(
         base64.b64decode(item["value"]),
-        None if metadata is None else _compact(metadata),
+        None if metadata is None else compact_json(metadata),
         item.get("expiration"),
         int(item.get("version") or 0),
     )
@@ -139,7 +140,7 @@ def key_info(item: Mapping[str, Any]) -> KeyInfo:
     return KeyInfo(
         str(item["name"]),
         None if expiration is None else int(expiration),
-        None if metadata is None else _compact(metadata),
+        None if metadata is None else compact_json(metadata),
     )
 
 
@@ -170,7 +171,3 @@ def multipart(metadata_json: str) -> tuple[str, bytes, bytes]:
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
     return f"multipart/form-data; boundary={boundary}", head, tail
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -1,8 +1,9 @@
-"""The fast path (src/edgekv/server/rest/fastpath.py) answers exactly as the full app does.
+"""The value routes (src/edgekv/server/rest/values.py) answer the same whether the app enters
+them before the router (its default) or through it.
 
-Each request is sent as raw ASGI to the app's entry (fast path first) and to the full Starlette
-app, over the same SQLite file, and the ASGI messages (status, headers in order, body chunks,
-framing) must be equal byte for byte; uvicorn adds only Date to either. Also: token and
+Each request is sent as raw ASGI to the app's entry and to the full Starlette app (router and
+middleware), over the same SQLite file, and the ASGI messages (status, headers in order, body
+chunks, framing) must be equal byte for byte; uvicorn adds only Date to either. Also: token and
 namespace lookups from memory honour revocation and deletion (read-your-writes on the server
 that made the change, the change feed's delay elsewhere).
 """
@@ -23,7 +24,7 @@ import pytest
 from edgekv.model import EntryWrite
 from edgekv.server.accounts import Accounts
 from edgekv.server.app import EdgeKVApp, create_app
-from edgekv.server.rest.fastpath import FastPath
+from edgekv.server.writes import Writes
 from edgekv.stores.sqlite._async.sqlite_store import AsyncSQLiteStore
 
 Messages = list[dict[str, Any]]
@@ -72,9 +73,9 @@ class Server:
         self.account_id = account_id
         self.token = token
         self.ns = ns
-        fast = app.state.fast_path
-        assert isinstance(fast, FastPath)
-        self.fast = fast
+        writes = app.state.writes
+        assert isinstance(writes, Writes)
+        self.writes = writes
 
     @property
     def accounts(self) -> Accounts:
@@ -184,8 +185,6 @@ async def test_reads_answer_as_the_full_app(server: Server) -> None:
         fast = await call(server.app, "GET", path, headers)
         full = await call(server.app.full, "GET", path, headers)
         assert fast == full, path
-    # The plain reads (found or not) took the fast path; the others fell through.
-    assert server.fast.served == 10 + 1 + 1  # plain keys, X-Auth-Key with email, read-only
     # An overwrite changes every header a hot value is answered with.
     store = server.app.state.store
     for metadata, expiration in (('{"v":2}', None), (None, int(time.time()) + 7200)):
@@ -212,7 +211,6 @@ async def test_first_reads_answer_as_the_full_app(tmp_path: Path) -> None:
             full = await call(full_server.app.full, "GET", path, fast_server.auth())
             assert fast == full, key
             assert (b"cf-cache-status", b"MISS") in fast[0]["headers"] or key == "missing"
-        assert fast_server.fast.served == 4
 
 
 def _without_etag(messages: Messages) -> tuple[Messages, bytes | None]:
@@ -234,29 +232,27 @@ def _without_etag(messages: Messages) -> tuple[Messages, bytes | None]:
 async def test_writes_answer_as_the_full_app(server: Server) -> None:
     other_ns, read_only = await _other_namespace(server)
     octets = {"Content-Type": "application/octet-stream"}
-    cases: list[tuple[str, dict[str, str], bytes | None, bool]] = [
-        ("k1", {**server.auth(), **octets}, b"one", True),
-        ("a%2Fb%20c+d", server.auth(), b"slashed", True),
-        ("k-empty", server.auth(), b"", True),
-        ("k-text", {**server.auth(), "Content-Type": "text/plain"}, "\u00e9".encode(), True),
-        ("k-big", server.auth(), b"b" * 70_000, True),
-        ("k1", server.auth(read_only), b"no", False),
-        ("k1", {}, b"no", False),
-        ("k1", {**server.auth(), "If-None-Match": "*"}, b"no", False),
-        ("k1", {**server.auth(), "CF-KV-Metadata": '{"m":1}'}, b"meta", False),
-        ("k1?expiration_ttl=120", server.auth(), b"ttl", False),
-        ("k1?expiration_ttl=5", server.auth(), b"ttl", False),
-        ("k1", server.auth(), None, False),  # no Content-Length
-        (".", server.auth(), b"dot", False),
-        ("bad%zz", server.auth(), b"x", False),
+    cases: list[tuple[str, dict[str, str], bytes | None]] = [
+        ("k1", {**server.auth(), **octets}, b"one"),
+        ("a%2Fb%20c+d", server.auth(), b"slashed"),
+        ("k-empty", server.auth(), b""),
+        ("k-text", {**server.auth(), "Content-Type": "text/plain"}, "\u00e9".encode()),
+        ("k-big", server.auth(), b"b" * 70_000),
+        ("k1", server.auth(read_only), b"no"),
+        ("k1", {}, b"no"),
+        ("k1", {**server.auth(), "If-None-Match": "*"}, b"no"),
+        ("k1", {**server.auth(), "CF-KV-Metadata": '{"m":1}'}, b"meta"),
+        ("k1?expiration_ttl=120", server.auth(), b"ttl"),
+        ("k1?expiration_ttl=5", server.auth(), b"ttl"),
+        ("k1", server.auth(), None),  # no Content-Length
+        (".", server.auth(), b"dot"),
+        ("bad%zz", server.auth(), b"x"),
     ]
-    for key, headers, body, fast_path in cases:
-        before = server.fast.served
+    for key, headers, body in cases:
         path = server.values(key)
         fast, fast_etag = _without_etag(await call(server.app, "PUT", path, headers, body))
         full, full_etag = _without_etag(await call(server.app.full, "PUT", path, headers, body))
         assert fast == full, key
-        assert (server.fast.served > before) == fast_path, key
         if fast_etag is not None:
             # Each write got its own version, and the last one is what is stored.
             assert full_etag is not None and int(full_etag.strip(b'"')) > int(fast_etag.strip(b'"'))
@@ -285,7 +281,7 @@ async def test_concurrent_writes_each_get_their_version(server: Server) -> None:
         got = await call(server.app, "GET", server.values(f"c{i}"), server.auth())
         assert got[1]["body"] == f"v{last}".encode()
         assert (b"etag", b'"%d"' % versions[last]) in got[0]["headers"]
-    assert server.fast.batcher is not None and server.fast.batcher.transactions < 50
+    assert server.writes.transactions < 50
 
 
 async def _until(check: Any, seconds: float = 10.0) -> None:

@@ -1,0 +1,273 @@
+"""`GET`, `PUT` and `DELETE .../accounts/{a}/storage/kv/namespaces/{ns}/values/{key}`.
+
+These are most of a KV server's traffic, and Starlette's stack (middleware, router, Request,
+Response) costs more than their own work, so they are written in raw ASGI and the app enters
+them before the router (app.py). This is their only implementation: every form of a value read
+(cache_ttl, Cache-Control: no-cache, large values streamed) and of a value write (raw bytes,
+CF-KV-Metadata, multipart, If-Match / If-None-Match, bodies of any size) is served here, and
+`benchmarks/bench_server.py` keeps the figure of what entering them before the router gains.
+
+A read goes to the edge's one door (`open_value`), so HIT, MISS, EXPIRED, STALE and BYPASS are
+decided as for every other read. A write goes through `Writes` (group commit), as the workerd
+protocol's writes do. Each input is validated once, here, where it enters.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from edgekv import errors, limits
+from edgekv.compact import compact_json
+from edgekv.model import EntryWrite, StoredEntry
+from edgekv.server.asgi import Message, Receive, Scope, Send
+from edgekv.server.auth import CREDENTIAL_HEADERS, Authenticator
+from edgekv.server.envelope import MalformedRequest, MethodNotAllowed, failure, ok
+from edgekv.server.paths import V4Path, path_key
+from edgekv.server.rest import bodies
+from edgekv.server.rest.streaming import BUFFER, AnswerStarted, send_value
+from edgekv.server.writes import Writes, entry_write
+from edgekv.stores._async.protocol import AsyncStore, AsyncWholeValue
+
+log = logging.getLogger("edgekv.server")
+
+Headers = list[tuple[bytes, bytes]]
+
+ALLOW = "GET, HEAD, PUT, DELETE"
+_OCTET_STREAM = (b"content-type", b"application/octet-stream")
+_WRITTEN = ok({})  # what a value write and a delete answer, besides a write's ETag
+_WRITTEN_TAIL = list(_WRITTEN.raw_headers)
+_NOT_FOUND = failure(errors.KeyNotFound())
+_HEADERS_KEPT = 10_000
+
+
+class ValueRoutes:
+    """The value routes over one store (an edge, or a central store), as one ASGI handler."""
+
+    def __init__(
+        self,
+        store: AsyncStore,
+        authenticator: Authenticator,
+        writes: Writes,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.authenticator = authenticator
+        self.writes = writes
+        self.clock = clock
+        # Answer headers of small values, by (namespace, key), with the entry they were made
+        # for: an edge answers a hot key with the same entry object until it changes.
+        self._hits: dict[tuple[str, str], tuple[StoredEntry, Headers]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, path: V4Path) -> None:
+        """Answers a request for `.../values/{key}` (`path.rest` holds the key)."""
+        try:
+            method = scope["method"]
+            if method == "GET" or method == "HEAD":
+                await self._get(scope, send, path)
+            elif method == "PUT":
+                await self._put(scope, receive, send, path)
+            elif method == "DELETE":
+                await self._delete(scope, send, path)
+            else:
+                raise MethodNotAllowed()
+        except AnswerStarted:
+            raise  # no other answer can be given: the server drops the connection
+        except errors.KVError as e:
+            headers = {"Allow": ALLOW} if isinstance(e, MethodNotAllowed) else None
+            await failure(e, headers)(scope, receive, send)
+        except Exception as e:
+            # Logged, and answered as the app answers unexpected errors: a 500 envelope, on a
+            # connection that stays usable.
+            log.error("%s %s failed", scope["method"], scope["path"], exc_info=e)
+            await failure(errors.KVError())(scope, receive, send)
+
+    # reads
+
+    async def _get(self, scope: Scope, send: Send, path: V4Path) -> None:
+        credentials = []
+        cache_ttl: int | None = None
+        for name, value in scope["headers"]:
+            if name in CREDENTIAL_HEADERS:
+                credentials.append(name + b":" + value)
+            elif name == b"cache-control" and b"no-cache" in value.lower():
+                cache_ttl = 0  # a strong read: no cache may answer
+        info = await self.authenticator.namespace(scope, path, credentials)
+        key = path_key(path.rest)  # type: ignore[arg-type]
+        if cache_ttl is None and scope["query_string"]:
+            cache_ttl = _cache_ttl(scope["query_string"])
+        opened = await self.store.open_value(info.id, key, cache_ttl=cache_ttl, chunk_size=BUFFER)
+        if opened is None:
+            raise errors.KeyNotFound()
+        entry, chunks = opened
+        if isinstance(chunks, AsyncWholeValue) and len(chunks.value) <= BUFFER:
+            headers = self._whole_headers(info.id, key, entry, len(chunks.value))
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": chunks.value})
+            return
+        await send_value(send, chunks, _value_headers(entry))
+
+    def _whole_headers(self, namespace_id: str, key: str, entry: StoredEntry, size: int) -> Headers:
+        """The headers of a small value, made once per entry an edge answers with."""
+        found = self._hits.get((namespace_id, key))
+        if found is not None and found[0] is entry:
+            return found[1]
+        headers = _value_headers(entry)
+        headers.append((b"content-length", b"%d" % size))
+        if entry.cache_status == "HIT":  # the entry an edge keeps: it will come again
+            if len(self._hits) >= _HEADERS_KEPT:
+                self._hits.clear()
+            self._hits[(namespace_id, key)] = (entry, headers)
+        return headers
+
+    # writes
+
+    async def _put(self, scope: Scope, receive: Receive, send: Send, path: V4Path) -> None:
+        credentials = []
+        length = None
+        content_type = b""
+        if_match = if_none_match = metadata = None
+        for name, value in scope["headers"]:
+            if name in CREDENTIAL_HEADERS:
+                credentials.append(name + b":" + value)
+            elif name == b"content-length":
+                length = value
+            elif name == b"content-type":
+                content_type = value.lower()
+            elif name == b"if-match":
+                if_match = value
+            elif name == b"if-none-match":
+                if_none_match = value
+            elif name == b"cf-kv-metadata":
+                metadata = value
+        info = await self.authenticator.namespace(scope, path, credentials)
+        key = path_key(path.rest)  # type: ignore[arg-type]
+        expiration = _expiration(scope["query_string"], self.clock())
+        only_if_absent = if_none_match is not None and if_none_match.strip() == b"*"
+        if_version = _if_match(if_match)
+        if content_type.startswith(b"multipart/form-data"):
+            write = await self._form_write(scope, receive, key, expiration)
+        else:
+            metadata_json = _metadata_header(metadata)
+            if length is not None and length.isdigit() and int(length) <= bodies.IN_MEMORY:
+                value = await _small_body(receive, int(length))
+                write = EntryWrite(key, value, metadata_json, expiration, len(value))
+            else:
+                stream = await bodies.read_value(Request(scope, receive))
+                write = await entry_write(key, stream, metadata_json, expiration)
+        try:
+            version = await self.writes.put(
+                info.id, write, only_if_absent=only_if_absent, if_version=if_version
+            )
+        finally:
+            if not isinstance(write.value, bytes):
+                write.value.close()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"etag", b'"%d"' % version), *_WRITTEN_TAIL],
+            }
+        )
+        await send({"type": "http.response.body", "body": _WRITTEN.body})
+
+    async def _form_write(
+        self, scope: Scope, receive: Receive, key: str, expiration: int | None
+    ) -> EntryWrite:
+        """A multipart value write (wrangler with --metadata, the official SDK)."""
+        form = await bodies.read_form(Request(scope, receive))
+        try:
+            value = form.value_bytes_or_file()
+            metadata_json = limits.metadata_json(form.metadata_value())
+            if isinstance(value, bytes):
+                return EntryWrite(key, value, metadata_json, expiration, len(value))
+            return await entry_write(key, value, metadata_json, expiration)
+        finally:
+            form.close()
+
+    async def _delete(self, scope: Scope, send: Send, path: V4Path) -> None:
+        credentials = [
+            name + b":" + value for name, value in scope["headers"] if name in CREDENTIAL_HEADERS
+        ]
+        info = await self.authenticator.namespace(scope, path, credentials)
+        key = path_key(path.rest)  # type: ignore[arg-type]
+        await self.store.delete_many(info.id, [key])
+        await _WRITTEN(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _value_headers(entry: StoredEntry) -> Headers:
+    """A value's headers: ETag, expiration, CF-KV-Metadata, CF-Cache-Status, content type."""
+    headers = [(b"etag", b'"%d"' % entry.version)]
+    if entry.expiration is not None:
+        headers.append((b"expiration", b"%d" % entry.expiration))
+    if entry.metadata_json is not None:
+        metadata = json.loads(entry.metadata_json)
+        if metadata is not None:
+            headers.append((b"cf-kv-metadata", compact_json(metadata, ascii=True).encode()))
+    if entry.cache_status is not None:
+        headers.append((b"cf-cache-status", entry.cache_status.encode()))
+    headers.append(_OCTET_STREAM)
+    return headers
+
+
+def _query(query_string: bytes) -> dict[str, str]:
+    return dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+
+
+def _cache_ttl(query_string: bytes) -> int | None:
+    text = _query(query_string).get("cache_ttl")
+    return None if not text else limits.validate_cache_ttl(text)
+
+
+def _expiration(query_string: bytes, now: float) -> int | None:
+    """The write's expiry from `expiration` / `expiration_ttl`, refused before the body is read."""
+    if not query_string:
+        return None
+    q = _query(query_string)
+    return limits.resolve_expiration(q.get("expiration"), q.get("expiration_ttl"), now)
+
+
+def _if_match(header: bytes | None) -> int | None:
+    if header is None:
+        return None
+    text = header.decode("latin-1").strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        # No version of ours looks like this, so the condition cannot hold.
+        raise errors.PreconditionFailed()
+    return int(text)
+
+
+def _metadata_header(header: bytes | None) -> str | None:
+    """CF-KV-Metadata: a JSON document in UTF-8 (HTTP carries header bytes as latin-1)."""
+    if header is None:
+        return None
+    try:
+        text = header.decode("utf-8")
+    except UnicodeError as e:
+        raise MalformedRequest("The CF-KV-Metadata header is not UTF-8.") from e
+    return limits.parse_metadata_json(text)
+
+
+async def _small_body(receive: Receive, length: int) -> bytes:
+    """A body whose Content-Length is small: read whole, as it arrives."""
+    body = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise errors.BadRequest("client disconnected")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > length:
+            raise MalformedRequest("The request body is longer than its Content-Length.")
+        body.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(body)
