@@ -1,8 +1,10 @@
-"""The docs say what the code does: every error listed, every message of the contract quoted."""
+"""The docs say what the code does: every error listed, every message of the contract quoted,
+every path and module they name present."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import re
 from pathlib import Path
@@ -18,6 +20,13 @@ ERRORS_DOC = DOCS / "errors.md"
 CONTRACT = DOCS / "contract.md"
 # Where the contract's messages are written: validation, decoding, and the binding's verbs.
 MESSAGE_SOURCES = ["limits.py", "api/values.py", "api/_async/kv.py"]
+PAGES = [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *sorted(DOCS.glob("*.md"))]
+# Logger names look like modules (`edgekv.access`): the docs may name them too.
+LOGGERS = {
+    name
+    for source in (ROOT / "src").rglob("*.py")
+    for name in re.findall(r'getLogger\("([\w.]+)"\)', source.read_text())
+}
 
 
 def test_every_error_class_is_listed_with_its_status_and_code() -> None:
@@ -78,3 +87,41 @@ def test_the_contract_quotes_every_default_message() -> None:
         own = "default_message" in vars(cls) and cls is not edgekv.errors.BadRequest
         if issubclass(cls, edgekv.errors.KVError) and own:
             assert cls.default_message in text, f"{name}: {cls.default_message!r}"
+
+
+def _named_paths(text: str) -> set[str]:
+    return {
+        m.rstrip(".,:;)")
+        for m in re.findall(r"\b(?:src|tests|benchmarks|scripts|docs)/[\w./-]*[\w/]", text)
+    }
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_paths_and_modules_named_in_the_docs_exist(page: Path) -> None:
+    text = page.read_text()
+    for path in _named_paths(text):
+        assert (ROOT / path).exists(), f"{page.name} names {path}, which does not exist"
+    for link in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+        assert (page.parent / link).exists(), f"{page.name} links to {link}, which does not exist"
+    # Python imports shown in code blocks, and modules named in backticks.
+    for module, names in re.findall(r"^\s*from (edgekv[\w.]*) import ([\w, ]+)", text, re.M):
+        imported = importlib.import_module(module)
+        for name in (n.strip() for n in names.split(",")):
+            assert hasattr(imported, name), f"{page.name}: from {module} import {name}"
+    for dotted in re.findall(r"`(edgekv(?:\.\w+)+)`", text):
+        assert dotted in LOGGERS or _resolves(dotted), f"{page.name} names {dotted}, a module?"
+
+
+def _resolves(dotted: str) -> bool:
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attribute in parts[i:]:
+            if not hasattr(found, attribute):
+                return False
+            found = getattr(found, attribute)
+        return True
+    return False
