@@ -1,8 +1,8 @@
 """Validation and limits of the Workers KV contract, I/O-free, shared by every entry point.
 
 Every function either returns the normalised value or raises the typed error whose message is
-the one KV_SPEC.md gives, so the Python API, the REST API, the workerd protocol and the CLI
-refuse the same input with the same words.
+the one docs/contract.md quotes (section 1), so the Python API, the REST API, the workerd
+protocol and the CLI refuse the same input with the same words.
 """
 
 from __future__ import annotations
