@@ -107,9 +107,6 @@ class AsyncBackground:
     def __init__(self) -> None:
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
-    def running(self, name: str) -> bool:
-        return name in self._tasks
-
     def spawn(self, name: str, fn: Callable[[], Awaitable[None]]) -> bool:
         """Starts fn unless a job of that name runs; False when it did not start one."""
         if name in self._tasks:
@@ -146,9 +143,6 @@ class Background:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._jobs: dict[str, concurrent.futures.Future[None]] = {}
         self._lock = threading.Lock()
-
-    def running(self, name: str) -> bool:
-        return name in self._jobs
 
     def spawn(self, name: str, fn: Callable[[], None]) -> bool:
         with self._lock:

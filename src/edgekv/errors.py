@@ -4,9 +4,9 @@ Each error carries its HTTP status, its Cloudflare error code and the exact mess
 Workers KV contract, so the server turns any of them into an envelope without special cases and
 the Python API raises the same words a Worker would see.
 
-Codes Cloudflare publishes (10009, 10013, 10014, 10000, 10048) are kept; the codes for
-validation errors are edgekv's own choice (Cloudflare does not document them) and are listed in
-docs/errors.md.
+Codes Cloudflare publishes (10000, 10009, 10013, 10014; 7000 and 7003 in the server) are kept;
+the codes for validation errors are edgekv's own choice (Cloudflare does not document them) and
+are listed in docs/errors.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Validation and limits of the Workers KV contract, I/O-free, shared by every entry point.
 
 Every function either returns the normalised value or raises the typed error whose message is
-the one KV_SPEC.md gives, so the Python API, the REST API, the workerd protocol and the CLI
-refuse the same input with the same words.
+the one docs/contract.md quotes (section 1), so the Python API, the REST API, the workerd
+protocol and the CLI refuse the same input with the same words.
 """
 
 from __future__ import annotations
@@ -205,15 +205,14 @@ def validate_cache_ttl(cache_ttl: object) -> int:
     return ttl
 
 
-def validate_list_limit(limit: object, minimum: int = 1) -> int:
-    """Keys per list page: default and maximum 1000."""
+def validate_list_limit(limit: object) -> int:
+    """Keys per list page: 1..1000, default 1000 (docs/contract.md, section 7: not REST's 10)."""
     if limit is None or limit == "":
         return MAX_LIST_LIMIT
     n = _as_int(limit)
-    if n is None or n < minimum:
+    if n is None or n < 1:
         raise errors.InvalidListLimit(
-            f"Invalid key_count_limit of {_shown(limit)}. "
-            f"Please specify an integer greater than {minimum - 1}."
+            f"Invalid key_count_limit of {_shown(limit)}. Please specify an integer greater than 0."
         )
     if n > MAX_LIST_LIMIT:
         raise errors.InvalidListLimit(

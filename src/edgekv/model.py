@@ -9,7 +9,6 @@ from typing import IO, Any, Literal, NamedTuple
 DEFAULT_ACCOUNT = "0" * 31 + "1"
 """The account every namespace belongs to until accounts are created (32 hex digits, as Cloudflare's)."""
 
-ValueType = Literal["text", "json", "bytes", "arrayBuffer", "stream"]
 CacheStatus = Literal["HIT", "MISS", "EXPIRED", "STALE", "BYPASS"]
 
 

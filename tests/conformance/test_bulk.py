@@ -1,4 +1,5 @@
-"""KV_SPEC §2-3: bulk get (1..100 keys, text or json), bulk put and bulk delete (<= 10,000)."""
+"""docs/contract.md §1-3: bulk get (1..100 keys, text or json), bulk put and bulk delete
+(<= 10,000)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""KV_SPEC §1: expiration, expiration_ttl and cache_ttl, tested by moving a fake clock."""
+"""docs/contract.md §1: expiration, expiration_ttl and cache_ttl, tested by moving a fake clock."""
 
 from __future__ import annotations
 

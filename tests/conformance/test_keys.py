@@ -1,4 +1,5 @@
-"""KV_SPEC §1: keys. Length in UTF-8 bytes, forbidden names, every other character allowed."""
+"""docs/contract.md §1: keys. Length in UTF-8 bytes, forbidden names, every other character
+allowed."""
 
 from __future__ import annotations
 

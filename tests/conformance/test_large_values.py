@@ -1,4 +1,5 @@
-"""KV_SPEC §1: values up to exactly 25 MiB (26,214,400 bytes), from every kind of source."""
+"""docs/contract.md §1: values up to exactly 25 MiB (26,214,400 bytes), from every kind of
+source."""
 
 from __future__ import annotations
 

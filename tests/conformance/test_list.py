@@ -1,4 +1,5 @@
-"""KV_SPEC §2: list — UTF-8 byte order, prefix matched literally, limit, cursor, last page."""
+"""docs/contract.md §1-2: list — UTF-8 byte order, prefix matched literally, limit, cursor,
+last page."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""KV_SPEC §3: namespaces — create, list (paged, ordered), get, rename, delete with every key."""
+"""docs/contract.md §1 and §3: namespaces — create, list (paged, ordered), get, rename, delete
+with every key."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""KV_SPEC §1-2: values, metadata, read types, and what a put replaces."""
+"""docs/contract.md §1-2: values, metadata, read types, and what a put replaces."""
 
 from __future__ import annotations
 

@@ -228,11 +228,6 @@ def test_validate_list_limit() -> None:
     assert caught.value.message == (
         "Invalid key_count_limit of 0. Please specify an integer greater than 0."
     )
-    # The REST API's minimum of 10.
-    assert limits.validate_list_limit(10, minimum=10) == 10
-    with pytest.raises(errors.InvalidListLimit) as caught:
-        limits.validate_list_limit(9, minimum=10)
-    assert caught.value.message.endswith("Please specify an integer greater than 9.")
 
 
 def test_bulk_get_keys_and_type() -> None:

@@ -138,11 +138,7 @@ def open_kv() -> Iterator[KV]:
         kv.close()
 
 
-def display_name(ns: Namespace) -> str:
-    return f'"{ns.title}" (id: "{ns.id}")'
-
-
-def resolve_namespace(kv: KV, *, title: str | None = None, required: bool = True) -> Namespace:
+def resolve_namespace(kv: KV, *, title: str | None = None) -> Namespace:
     """The namespace the options name; `title` is a positional title given by the command."""
     ctx = click.get_current_context()
     namespace_id, binding, by_title = (

@@ -29,7 +29,6 @@ class WranglerConfigError(errors.BadRequest):
 @dataclass(frozen=True, slots=True)
 class BindingTarget:
     namespace_id: str
-    display_name: str
     config_path: Path
 
 
@@ -142,7 +141,7 @@ def resolve_binding(
             f'"kv_namespaces" of {path}.'
         )
     namespace_id = _pick_id(binding, entry.get("id"), entry.get("preview_id"), preview)
-    return BindingTarget(namespace_id, f'binding: "{binding}" (id: "{namespace_id}")', path)
+    return BindingTarget(namespace_id, path)
 
 
 def _pick_id(binding: str, id_: object, preview_id: object, preview: bool | None) -> str:

@@ -1,7 +1,7 @@
 """AsyncKV and its namespace handles: the Workers KV binding's verbs over any Store.
 
-This file is the source of the sync `KV` too: scripts/unasync.py writes edgekv/_sync/kv.py from
-it, so the logic exists once. Validation lives in `edgekv.limits`, shared with the server.
+This file is the source of the sync `KV` too: scripts/unasync.py writes edgekv/api/_sync/kv.py
+from it, so the logic exists once. Validation lives in `edgekv.limits`, shared with the server.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Cloudflare KV REST API v4 (KV_SPEC.md section 3) and edgekv's additions over it.
+"""The Cloudflare KV REST API v4 (docs/contract.md, section 3) and edgekv's additions over it.
 
 Each route turns a request into Namespace calls and their answer into an envelope; errors are
 raised as `edgekv.errors` and turned into envelopes by the app. Keys come from the raw path,

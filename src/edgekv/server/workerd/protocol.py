@@ -1,7 +1,7 @@
 """The workerd KV protocol: what a Worker's KV binding sends to an external HTTP service.
 
 workerd turns every binding call into a request that names no namespace and carries no
-credentials (KV_SPEC.md section 4). The external service in the workerd config adds both with
+credentials (docs/contract.md, section 4). The external service in the workerd config adds both with
 `injectRequestHeaders`: `X-EdgeKV-Namespace` (a namespace id, or a title in the server's
 account) and `Authorization: Bearer <token>`. So one port serves every binding, and a token
 that may not use the namespace gets 401/403 like any REST call.

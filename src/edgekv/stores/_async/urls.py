@@ -1,4 +1,5 @@
-"""A store URL names the central store: `sqlite:///path`, `memory://`, and later others."""
+"""A store URL names the central store: SQLite (a file, or `memory://`), PostgreSQL, Redis or
+Redis Cluster, or another server over HTTP; `store_from_url` opens it."""
 
 from __future__ import annotations
 
@@ -51,6 +52,6 @@ def store_from_url(
     if not scheme and url.endswith((".db", ".sqlite", ".sqlite3")):
         return AsyncSQLiteStore(Path(url), clock=clock)
     raise errors.BadRequest(
-        f"unknown store URL {url!r}: use sqlite:///path/to/kv.db, memory://,"
-        " postgresql://..., redis://... or redis+cluster://host:port,host:port"
+        f"unknown store URL {url!r}: use sqlite:///path/to/kv.db, memory://, postgresql://...,"
+        " redis://..., redis+cluster://host:port,host:port or http(s)://host:port"
     )

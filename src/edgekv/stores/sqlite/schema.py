@@ -108,7 +108,6 @@ def get_many(count: int) -> str:
     )
 
 
-BLOB_SIZE = "SELECT length(data) FROM blobs WHERE id = ?"
 BLOB_DATA = "SELECT data FROM blobs WHERE id = ?"
 NEW_BLOB = "INSERT INTO blobs (data) VALUES (zeroblob(?))"
 

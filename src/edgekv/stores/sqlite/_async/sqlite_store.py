@@ -474,7 +474,7 @@ class AsyncSQLiteStore:
         return FeedPage([Change(*row) for row in rows], int_position(last), behind)
 
     async def wait_for_changes(self, position: str | None, seconds: float) -> bool:
-        # A poll of the newest sequence number: one B-tree descent, cheap enough every 50 ms.
+        # A poll of the newest sequence number: one B-tree descent, cheap enough every 5 ms.
         since = parse_int_position(position)
         deadline = time.monotonic() + seconds
         while True:
