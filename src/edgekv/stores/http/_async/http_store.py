@@ -8,16 +8,20 @@ call has a timeout, and 429 and 5xx answers are retried with exponential backoff
 connection failures only for calls that are safe to repeat).
 
 What only an edgekv server offers (its extensions): versions (ETag) and metadata in the headers
-of a value read, conditional writes, bulk reads of bytes, `incr`. Against Cloudflare a read
-costs a second request for the metadata and versions are 0. The change feed is edgekv's
-`/storage/kv/changes` (the account's changes only, see docs/server.md); against a server without
-it (Cloudflare) `changes` is empty and `feed_position` "0". `purge_expired` does nothing (the
-server purges).
+of a value read, conditional writes, bulk reads of bytes, `incr`. The store declares which it
+has (`capabilities`: `wire.EDGEKV_SERVER`, or `wire.CLOUDFLARE` for Cloudflare's API). Against
+Cloudflare a read costs a second request for the metadata, versions are 0, and a conditional
+write or `incr` is refused (BadRequest) rather than sent: Cloudflare would write
+unconditionally. The change feed is edgekv's `/storage/kv/changes` (the account's changes only,
+see docs/server.md); against a server without it (Cloudflare, or one that answers its path
+404 as Cloudflare does) `changes` is empty and `feed_position` "0". `purge_expired` does
+nothing (the server purges).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -69,7 +73,11 @@ class AsyncRestStore:
         backoff: float = 0.2,
         max_connections: int = 20,
         transport: httpx.AsyncBaseTransport | None = None,
+        cloudflare: bool | None = None,
     ) -> None:
+        """`cloudflare` says the URL is Cloudflare's API (or a server that answers as it does),
+        which declares fewer capabilities (`wire.CLOUDFLARE`); by default, whether the URL's
+        host is api.cloudflare.com."""
         self._faults = RestFaults(log)
         self.base_url = wire.api_base(url)
         token = token if token is not None else os.environ.get("EDGEKV_TOKEN")
@@ -90,8 +98,11 @@ class AsyncRestStore:
         self.backoff = backoff
         # Cloudflare's cursors are opaque: the one that follows a page is kept by its last key.
         self._cursors: OrderedDict[tuple[str, str, str], str] = OrderedDict()
-        self._edgekv: bool | None = None  # does the server speak edgekv's extensions?
-        self._feed = True  # does it serve the change feed? (until a 404 says otherwise)
+        if cloudflare is None:
+            cloudflare = wire.is_cloudflare(url)
+        self.capabilities = wire.CLOUDFLARE if cloudflare else wire.EDGEKV_SERVER
+        # Does the server speak edgekv's extensions (a bulk read of bytes)? Asked once.
+        self._edgekv: bool | None = False if cloudflare else None
         self._timeout = timeout
 
     # HTTP
@@ -332,6 +343,10 @@ class AsyncRestStore:
         only_if_absent: bool = False,
         if_version: int | None = None,
     ) -> int:
+        if (only_if_absent or if_version is not None) and not self.capabilities.conditional_writes:
+            raise errors.BadRequest(
+                f"{self.base_url} has no conditional writes (only_if_absent, if_version)"
+            )
         with self._faults:
             headers: dict[str, str] = {}
             if only_if_absent:
@@ -413,6 +428,8 @@ class AsyncRestStore:
             return KeyPage(keys, not cursor)
 
     async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
+        if not self.capabilities.incr:
+            raise errors.BadRequest(f"{self.base_url} has no atomic counters (incr)")
         with self._faults:
             body: dict[str, Any] = {"by": by}
             if expiration is not None:
@@ -425,7 +442,7 @@ class AsyncRestStore:
 
     async def _feed_json(self, path: str, **kwargs: Any) -> Any:
         """The result of a feed call, or None when the server serves no feed."""
-        if not self._feed:
+        if not self.capabilities.change_feed:
             return None
         url = f"/accounts/{await self._account()}/storage/kv/changes{path}"
         try:
@@ -433,7 +450,8 @@ class AsyncRestStore:
         except errors.NotFound as e:
             if e.code not in _NO_ROUTE:
                 raise
-            self._feed = False
+            # A server that answers as Cloudflare's API does, at another URL (a proxy).
+            self.capabilities = dataclasses.replace(self.capabilities, change_feed=False)
             return None
 
     async def feed_position(self) -> str:

@@ -34,6 +34,7 @@ from edgekv.model import (
 )
 from edgekv.stores import namespace_sql
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder, chunks_of
+from edgekv.stores.capabilities import Capabilities
 from edgekv.stores.positions import int_position, parse_int_position
 from edgekv.stores.postgres import schema as postgres_schema
 from edgekv.stores.postgres._sync.pool import FailFastPool
@@ -66,9 +67,17 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
 class PostgresStore:
     """A central store in PostgreSQL 15 or newer; see docs/stores.md for what it needs."""
 
-    # put_many is one transaction that answers each write's own version: the server may commit
-    # concurrent value writes together (server/batching.py).
+    # Read by the server until it reads `capabilities` (group_commit).
     atomic_put_many = True
+    capabilities = Capabilities(
+        group_commit=True,  # put_many: one transaction, each write's own version
+        change_feed=True,
+        ordered_feed=True,  # one sequence for every key (drawn under the feed's lock)
+        exclude_own=False,
+        conditional_writes=True,
+        incr=True,
+        versions=True,
+    )
 
     def __init__(
         self,

@@ -36,6 +36,7 @@ from edgekv.model import (
     StoredEntry,
 )
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder, chunks_of
+from edgekv.stores.capabilities import Capabilities
 from edgekv.stores.positions import parse_stream_position, stream_id_key, stream_position
 from edgekv.stores.redis import scripts as lua
 from edgekv.stores.redis.faults import RedisFaults
@@ -97,6 +98,16 @@ def _framed(units: list[_Unit]) -> bytes:
 
 class RedisStore:
     """A central store in Redis 7 or a Redis Cluster; see docs/stores.md for the settings."""
+
+    capabilities = Capabilities(
+        group_commit=False,  # concurrent puts are batched per master by put itself
+        change_feed=True,
+        ordered_feed=False,  # a stream per bucket: each key's changes in order
+        exclude_own=True,  # a feed entry carries its writer's origin
+        conditional_writes=True,
+        incr=True,
+        versions=True,
+    )
 
     def __init__(
         self,

@@ -34,6 +34,7 @@ from edgekv.model import (
 )
 from edgekv.stores import namespace_sql
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder, chunks_of
+from edgekv.stores.capabilities import Capabilities
 from edgekv.stores.faults import StoreFaults, unavailable
 from edgekv.stores.positions import int_position, parse_int_position
 from edgekv.stores.sqlite import schema as sql
@@ -50,9 +51,17 @@ log = logging.getLogger("edgekv.sqlite")
 class SQLiteStore:
     """`sqlite:///path/to/kv.db`, or `memory://` for a throwaway store in this process."""
 
-    # put_many is one transaction that answers each write's own version: the server may commit
-    # concurrent value writes together (server/batching.py).
+    # Read by the server until it reads `capabilities` (group_commit).
     atomic_put_many = True
+    capabilities = Capabilities(
+        group_commit=True,  # put_many: one transaction, each write's own version
+        change_feed=True,
+        ordered_feed=True,  # one sequence for every key
+        exclude_own=False,
+        conditional_writes=True,
+        incr=True,
+        versions=True,
+    )
 
     def __init__(
         self,
