@@ -30,6 +30,7 @@ from edgekv.model import (
     StoredEntry,
 )
 from edgekv.stores._async.protocol import AsyncStore, Direction, NamespaceOrder, chunks_of
+from edgekv.stores.capabilities import Capabilities
 from edgekv.stores.faults import unavailable
 
 log = logging.getLogger("edgekv.edge")
@@ -87,6 +88,11 @@ class AsyncEdgeStore:
         self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
         self.feed_flushes = 0
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The central store's: every call that needs one goes through to it."""
+        return self.central.capabilities
 
     # reads
 

@@ -31,6 +31,7 @@ from edgekv.model import (
     StoredEntry,
 )
 from edgekv.stores._sync.protocol import Store, Direction, NamespaceOrder, chunks_of
+from edgekv.stores.capabilities import Capabilities
 from edgekv.stores.faults import unavailable
 
 log = logging.getLogger("edgekv.edge")
@@ -88,6 +89,11 @@ class EdgeStore:
         self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
         self.feed_flushes = 0
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The central store's: every call that needs one goes through to it."""
+        return self.central.capabilities
 
     # reads
 
