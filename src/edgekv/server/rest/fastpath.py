@@ -82,7 +82,7 @@ class FastPath:
         # batches concurrent puts itself, per master (AsyncRedisStore.put); RestStore's bulk
         # write learns no versions.
         central = store.central if isinstance(store, AsyncEdgeStore) else store
-        batching = getattr(central, "atomic_put_many", False)
+        batching = central.capabilities.group_commit
         self.batcher = WriteBatcher(store) if batching else None
         # Answer headers of values read from memory, by (namespace, key), with what they are
         # made of (version, expiration, metadata, length): reused while those are the same.

@@ -67,8 +67,6 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
 class PostgresStore:
     """A central store in PostgreSQL 15 or newer; see docs/stores.md for what it needs."""
 
-    # Read by the server until it reads `capabilities` (group_commit).
-    atomic_put_many = True
     capabilities = Capabilities(
         group_commit=True,  # put_many: one transaction, each write's own version
         change_feed=True,

@@ -50,8 +50,6 @@ log = logging.getLogger("edgekv.sqlite")
 class AsyncSQLiteStore:
     """`sqlite:///path/to/kv.db`, or `memory://` for a throwaway store in this process."""
 
-    # Read by the server until it reads `capabilities` (group_commit).
-    atomic_put_many = True
     capabilities = Capabilities(
         group_commit=True,  # put_many: one transaction, each write's own version
         change_feed=True,
