@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 
@@ -10,6 +13,7 @@ from edgekv import errors
 
 # edgekv's words only: no host, port, path or driver text (no digits, dots, colons, quotes).
 CLEAN = re.compile(r"central store unavailable: [A-Za-z/ -]+")
+Call = Callable[[], Awaitable[object]]
 
 
 def check_clean(
@@ -23,3 +27,25 @@ def check_clean(
     assert str(cause) not in caught.message
     logged = [r.getMessage() for r in caplog.records if r.name.startswith("edgekv.")]
     assert any(str(cause) in line for line in logged), logged
+
+
+async def each_unavailable(
+    calls: Sequence[Call], caplog: pytest.LogCaptureFixture, driver: type[Exception]
+) -> list[str]:
+    """Each call fails within 10 s (a bounded answer, never a hang) with a StoreUnavailable
+    that passes check_clean; their messages."""
+    messages = []
+    for call in calls:
+        async with asyncio.timeout(10):
+            with pytest.raises(errors.StoreUnavailable) as caught:
+                await call()
+        check_clean(caught.value, caplog, driver)
+        messages.append(caught.value.message)
+    return messages
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (just released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -10,6 +10,7 @@ import pytest
 
 from edgekv import errors
 from edgekv.stores.faults import StoreFaults
+from tests.stores.faults import closed_port
 
 log = logging.getLogger("edgekv.test-faults")
 
@@ -24,12 +25,6 @@ class SocketFaults(StoreFaults):
         return "connection refused" if isinstance(e, ConnectionRefusedError) else None
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _refused(faults: StoreFaults, port: int) -> errors.StoreUnavailable:
     with pytest.raises(errors.StoreUnavailable) as caught, faults:
         socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -39,7 +34,7 @@ def _refused(faults: StoreFaults, port: int) -> errors.StoreUnavailable:
 def test_a_fault_is_store_unavailable_and_its_text_is_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    faults, port = SocketFaults(log), _closed_port()
+    faults, port = SocketFaults(log), closed_port()
     caplog.set_level(logging.DEBUG, logger=log.name)
     first = _refused(faults, port)
     assert first.message == "central store unavailable: connection refused"

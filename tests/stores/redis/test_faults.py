@@ -11,7 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,16 +22,14 @@ from edgekv.model import EntryWrite
 from edgekv.stores.redis._async.redis_store import AsyncRedisStore
 from tests import redis_cluster
 from tests.services import require
-from tests.stores.faults import check_clean
+from tests.stores.faults import Call, closed_port, each_unavailable
 
 
 class RedisServer:
     """One redis-server on a free loopback port, without persistence."""
 
     def __init__(self, directory: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+        self.port = closed_port()
         self.directory = directory
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -80,19 +78,15 @@ async def test_a_killed_server_is_store_unavailable_and_used_again_once_back(
         position = await store.feed_position()
         await store.put(ns.id, write)
         server.kill()
-        calls: list[Callable[[], Awaitable[object]]] = [
+        calls: list[Call] = [
             lambda: store.put(ns.id, write),  # the lane's write script
             lambda: store.changes(position),  # the lane's feed read
             lambda: store.get(ns.id, "k"),  # redis-py
             lambda: store.get_namespace(ns.id),
             lambda: store.wait_for_changes(position, 1.0),  # pub/sub
         ]
-        for call in calls:
-            async with asyncio.timeout(10):  # a bounded answer, never a hang
-                with pytest.raises(errors.StoreUnavailable) as caught:
-                    await call()
-            check_clean(caught.value, store_log, redis.exceptions.ConnectionError)
-            assert str(server.port) not in caught.value.message
+        for message in await each_unavailable(calls, store_log, redis.exceptions.ConnectionError):
+            assert str(server.port) not in message
         server.start()  # an empty server again: the store's namespace is gone with its data
         async with asyncio.timeout(10):
             with pytest.raises(errors.NamespaceNotFound):
