@@ -26,6 +26,7 @@ from edgekv.model import (
 )
 from edgekv.stores._async.protocol import AsyncStore
 from edgekv.stores._sync.protocol import Store
+from edgekv.stores.capabilities import Capabilities
 from edgekv.stores.sqlite._async.sqlite_store import AsyncSQLiteStore
 from edgekv.stores.sqlite._sync.sqlite_store import SQLiteStore
 
@@ -40,6 +41,7 @@ __all__ = [
     "AsyncStore",
     "BadRequest",
     "BulkResult",
+    "Capabilities",
     "KVError",
     "KeyInfo",
     "KeyNotFound",

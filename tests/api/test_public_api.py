@@ -12,6 +12,7 @@ PUBLIC_API = sorted(
         "AsyncStore",
         "BadRequest",
         "BulkResult",
+        "Capabilities",
         "DEFAULT_ACCOUNT",
         "KV",
         "KVError",

@@ -136,6 +136,14 @@ async def test_misses_are_cached_and_shared(
     assert await at_edge.get("missing") == "now here"
 
 
+async def test_an_edge_declares_its_central_stores_capabilities(
+    central: edgekv.AsyncSQLiteStore, clock: FakeClock
+) -> None:
+    edge = AsyncEdgeStore(central, clock=clock, follow_feed=False)
+    assert edge.capabilities is central.capabilities
+    assert edge.capabilities.group_commit  # so the server group-commits through the edge
+
+
 async def test_memory_is_bounded_in_bytes(
     central: edgekv.AsyncSQLiteStore, clock: FakeClock
 ) -> None:

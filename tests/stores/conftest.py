@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -37,3 +38,10 @@ async def ns(store: AsyncStore, clock: FakeClock) -> edgekv.AsyncNamespace:
 
     kv = edgekv.AsyncKV(store, clock=clock, account_id=uuid.uuid4().hex)
     return await kv.create_namespace("stores")
+
+
+@pytest.fixture
+def store_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """The stores' log records, down to debug (a fault's repeats are logged at debug)."""
+    caplog.set_level(logging.DEBUG, logger="edgekv")
+    return caplog

@@ -82,10 +82,9 @@ def create_app(
         records = Records(edge.default_cache_ttl, clock)
         edge.observers.append(records)
         opened = edge
-    central = edge.central if edge is not None else opened
     accounts = Accounts(opened, records)
     authenticator = Authenticator(accounts, enabled=auth)
-    writes = Writes(opened, group_commit=getattr(central, "atomic_put_many", False))
+    writes = Writes(opened, group_commit=opened.capabilities.group_commit)
     values = ValueRoutes(opened, authenticator, writes, clock)
     rest = RestAPI(opened, authenticator, clock)
     identity = IdentityAPI(accounts)

@@ -17,7 +17,8 @@ import pytest
 import edgekv
 from edgekv import errors
 from edgekv.edge._async.edge_store import AsyncEdgeStore
-from edgekv.model import Change
+from edgekv.model import Change, EntryWrite
+from edgekv.stores.http import wire
 from edgekv.stores.http._sync.http_store import RestStore
 from tests.stores.http.server import RestServer, rest_server
 from tests.stores.http.test_rest_store import envelope, scripted  # noqa: F401  # a fixture
@@ -263,10 +264,35 @@ def test_a_server_without_the_feed_leaves_the_store_feedless(scripted: Any) -> N
     # Cloudflare's API has no /storage/kv/changes: its 404 turns the feed off, as before.
     app, url = scripted([(404, {}, envelope(None, False, 7000, "No route for that URI"))])
     with RestStore(url, token="t", account_id="a" * 32) as store:
+        assert store.capabilities.change_feed  # an edgekv server, by its URL
         assert store.feed_position() == "0"
+        assert not store.capabilities.change_feed  # as the 404 said
         assert store.changes(None).changes == []
         assert store.wait_for_changes("0", 0) is False
     assert len(app.seen) == 1  # asked once, then remembered
+
+
+def test_cloudflares_api_is_declared_by_its_url() -> None:
+    assert wire.is_cloudflare("https://api.cloudflare.com/client/v4")
+    assert wire.is_cloudflare("https://API.cloudflare.com/client/v4/")
+    assert not wire.is_cloudflare("http://127.0.0.1:8787")
+    assert not wire.is_cloudflare("https://kv.example.com/client/v4")
+
+
+def test_what_cloudflares_api_lacks_is_refused_without_a_request(scripted: Any) -> None:  # noqa: F811
+    # Cloudflare's API would write a conditional write unconditionally: refused before sending.
+    app, url = scripted([(200, {}, envelope(None))])
+    with RestStore(url, token="t", account_id="a" * 32, cloudflare=True) as store:
+        assert store.capabilities == wire.CLOUDFLARE
+        write = EntryWrite("k", b"v", size=1)
+        with pytest.raises(errors.BadRequest, match="no conditional writes"):
+            store.put("b" * 32, write, only_if_absent=True)
+        with pytest.raises(errors.BadRequest, match="no conditional writes"):
+            store.put("b" * 32, write, if_version=3)
+        with pytest.raises(errors.BadRequest, match="no atomic counters"):
+            store.incr("b" * 32, "n", 1, None)
+        assert (store.feed_position(), store.changes(None).changes) == ("0", [])
+    assert app.seen == []
 
 
 def test_a_chosen_id_that_the_server_ignores_is_undone(scripted: Any) -> None:  # noqa: F811

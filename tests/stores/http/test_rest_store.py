@@ -157,14 +157,6 @@ def test_a_write_that_is_not_safe_to_repeat_is_not_retried_on_5xx(scripted: Any)
     ]
 
 
-def test_a_server_that_cannot_be_reached_is_store_unavailable() -> None:
-    with (
-        RestStore("http://127.0.0.1:9", account_id="acc", retries=1, backoff=0.001) as store,
-        pytest.raises(errors.StoreUnavailable),
-    ):
-        store.get_namespace(NS)
-
-
 def test_cloudflare_without_edgekv_headers_reads_metadata_separately(scripted: Any) -> None:
     # Cloudflare's value read has no ETag or CF-KV-Metadata; its bulk read has no arrayBuffer.
     app, url = scripted(

@@ -12,7 +12,6 @@ seconds past their cache_ttl they are answered STALE; other calls fail with Stor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -40,6 +39,8 @@ from edgekv.stores._sync.protocol import (
     NamespaceOrder,
     chunks_of,
 )
+from edgekv.stores.capabilities import Capabilities
+from edgekv.stores.faults import unavailable
 
 log = logging.getLogger("edgekv.edge")
 
@@ -100,6 +101,11 @@ class EdgeStore:
         self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
         self.feed_flushes = 0
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The central store's: every call that needs one goes through to it."""
+        return self.central.capabilities
 
     # reads: one door (`_read`) decides HIT, MISS, EXPIRED, STALE and BYPASS for every read
 
@@ -517,7 +523,9 @@ class EdgeStore:
 
 
 class _CentralErrors:
-    """Turns a lost connection to the central store into StoreUnavailable (503).
+    """Python's own connection errors and timeouts, let through by a store of another's, as
+    StoreUnavailable (503). edgekv's stores raise it themselves for their drivers' faults
+    (edgekv.stores.faults); the edge knows no driver.
 
     A class, not @contextmanager: every write and every miss passes here, and a generator
     per call costs more than the write's own bookkeeping.
@@ -529,13 +537,10 @@ class _CentralErrors:
         return None
 
     def __exit__(self, kind: object, e: BaseException | None, tb: object) -> None:
-        # Never suppresses: an error the drivers raise for a lost store is raised as 503.
-        if e is None or isinstance(e, errors.KVError) or not isinstance(e, Exception):
-            return
-        if isinstance(e, _unavailable_errors()):
-            raise errors.StoreUnavailable(f"central store unavailable: {e}") from e
-        if isinstance(e, RuntimeError | AttributeError) and _torn_connection(e):
-            raise errors.StoreUnavailable(f"central store unavailable: {e!r}") from e
+        if isinstance(e, TimeoutError):  # never suppresses
+            raise unavailable("timed out") from e
+        if isinstance(e, OSError):
+            raise unavailable("connection lost") from e
 
 
 _CENTRAL_ERRORS = _CentralErrors()
@@ -543,48 +548,6 @@ _CENTRAL_ERRORS = _CentralErrors()
 
 def central_errors() -> _CentralErrors:
     return _CENTRAL_ERRORS
-
-
-def _torn_connection(e: BaseException) -> bool:
-    """redis-py's asyncio cluster client closes every connection of a node that failed,
-    including those other commands are sending on; those commands then fail with
-    RuntimeError (uvloop: "the handler is closed") or AttributeError (`_writer` is None)
-    raised inside its connection module, not with its ConnectionError."""
-    tb = e.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_globals.get("__name__") in _CONNECTION_MODULES:
-            return True
-        tb = tb.tb_next
-    return False
-
-
-_CONNECTION_MODULES = ("redis.connection", "redis.connection")
-
-
-@functools.cache
-def _unavailable_errors() -> tuple[type[BaseException], ...]:
-    """What the drivers raise when their server is down, restarting or unreachable.
-
-    psycopg and redis-py have exception trees of their own, not OSError; each is looked up
-    only if installed, as the edge does not need either.
-    """
-    found: list[type[BaseException]] = [OSError, ConnectionError, TimeoutError]
-    with contextlib.suppress(ImportError):
-        import psycopg
-
-        found.append(psycopg.OperationalError)  # lost connection, shutdown, PoolTimeout
-    with contextlib.suppress(ImportError):
-        import redis.exceptions as redis_errors
-
-        # ConnectionError covers loading, authentication and the cluster's TryAgain and
-        # ClusterDown answers while a master is away.
-        found += [
-            redis_errors.ConnectionError,
-            redis_errors.TimeoutError,
-            redis_errors.ClusterError,
-            redis_errors.TryAgainError,
-        ]
-    return tuple(found)
 
 
 def _expired(entry: StoredEntry, now: float) -> bool:

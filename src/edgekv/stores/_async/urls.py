@@ -1,10 +1,16 @@
-"""A store URL names the central store: SQLite (a file, or `memory://`), PostgreSQL, Redis or
-Redis Cluster, or another server over HTTP; `store_from_url` opens it."""
+"""A store URL names the central store: `sqlite:///path`, `memory://`, `postgresql://...`,
+`redis://...`, `redis+cluster://...`, or an edgekv server's or Cloudflare's `https://...`.
+
+PostgreSQL and Redis need their drivers, which are extras (`pip install 'edgekv[postgres]'`,
+`'edgekv[redis]'`): a URL of theirs without its extra installed is a KVError naming the install
+command, not a ModuleNotFoundError.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -36,11 +42,13 @@ def store_from_url(
         return AsyncSQLiteStore(None, clock=clock)
     if scheme in ("postgresql", "postgres"):
         # Imported here: psycopg is the `postgres` extra, needed only by who uses it.
-        from edgekv.stores.postgres._async.postgres_store import AsyncPostgresStore
+        with _extra("postgres", scheme):
+            from edgekv.stores.postgres._async.postgres_store import AsyncPostgresStore
 
         return AsyncPostgresStore(url, clock=clock)
     if scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
-        from edgekv.stores.redis._async.redis_store import AsyncRedisStore  # the `redis` extra
+        with _extra("redis", scheme):
+            from edgekv.stores.redis._async.redis_store import AsyncRedisStore
 
         return AsyncRedisStore(url, clock=clock)
     if scheme == "sqlite":
@@ -55,3 +63,21 @@ def store_from_url(
         f"unknown store URL {url!r}: use sqlite:///path/to/kv.db, memory://, postgresql://...,"
         " redis://..., redis+cluster://host:port,host:port or http(s)://host:port"
     )
+
+
+# The modules each extra installs (pyproject.toml), as an import names them.
+_EXTRAS = {"postgres": ("psycopg", "psycopg_pool"), "redis": ("redis", "hiredis", "msgpack")}
+
+
+@contextlib.contextmanager
+def _extra(extra: str, scheme: str) -> Iterator[None]:
+    """A missing module of `extra` as a KVError that says how to install it."""
+    try:
+        yield
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] not in _EXTRAS[extra]:
+            raise  # not the extra's: a bug, shown as it is
+        raise errors.KVError(
+            f"{scheme}:// URLs need the {extra} extra, which is not installed"
+            f" (no module {e.name!r}): pip install 'edgekv[{extra}]'"
+        ) from e

@@ -18,6 +18,7 @@ from edgekv.model import (
     NamespacePage,
     StoredEntry,
 )
+from edgekv.stores.capabilities import Capabilities
 
 NamespaceOrder = Literal["id", "title"]
 Direction = Literal["asc", "desc"]
@@ -31,10 +32,16 @@ class Store(Protocol):
     from memory (None: its default; 0: a strong read that no cache may answer). Central stores
     always answer fresh and ignore it.
 
-    A store whose `put_many` is one transaction answering each write's own version says so
-    with a class attribute `atomic_put_many = True`; the server then commits concurrent value
-    writes together (group commit).
+    Every store answers every call; what it can do beyond that it declares in `capabilities`.
     """
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this store can do (edgekv.stores.capabilities): a put_many the server may group
+        commit, a change feed (in version order or per key), changes(exclude_own=True),
+        conditional writes, incr, versions. A class attribute for most stores; a tier in front
+        of a store declares the store's."""
+        ...
 
     # namespaces
 

@@ -14,8 +14,30 @@ from urllib.parse import quote, urlsplit
 from edgekv import errors
 from edgekv.compact import compact_json
 from edgekv.model import EntryWrite, KeyInfo, StoredEntry
+from edgekv.stores.capabilities import Capabilities
 
 API_PATH = "/client/v4"
+CLOUDFLARE_HOST = "api.cloudflare.com"
+
+# What the HTTP store can do, by the server it talks to (an edgekv server, or Cloudflare).
+EDGEKV_SERVER = Capabilities(
+    group_commit=False,  # the bulk write's answer carries no versions
+    change_feed=True,
+    ordered_feed=False,  # as the server's central store orders it: not promised
+    exclude_own=False,
+    conditional_writes=True,
+    incr=True,
+    versions=True,
+)
+CLOUDFLARE = Capabilities(
+    group_commit=False,
+    change_feed=False,  # no /storage/kv/changes
+    ordered_feed=False,
+    exclude_own=False,
+    conditional_writes=False,  # Cloudflare's API has no If-Match, If-None-Match
+    incr=False,
+    versions=False,  # no ETag
+)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 30.0
 
@@ -27,6 +49,11 @@ def api_base(url: str) -> str:
         raise errors.BadRequest(f"not an HTTP URL: {url!r}")
     base = url.rstrip("/")
     return base if parts.path.rstrip("/").endswith(API_PATH) else base + API_PATH
+
+
+def is_cloudflare(url: str) -> bool:
+    """Whether a store URL is Cloudflare's own API (`https://api.cloudflare.com/client/v4`)."""
+    return (urlsplit(url).hostname or "").lower() == CLOUDFLARE_HOST
 
 
 def segment(text: str) -> str:

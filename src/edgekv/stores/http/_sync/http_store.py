@@ -9,17 +9,22 @@ call has a timeout, and 429 and 5xx answers are retried with exponential backoff
 connection failures only for calls that are safe to repeat).
 
 What only an edgekv server offers (its extensions): versions (ETag) and metadata in the headers
-of a value read, conditional writes, bulk reads of bytes, `incr`. Against Cloudflare a read
-costs a second request for the metadata and versions are 0. The change feed is edgekv's
-`/storage/kv/changes` (the account's changes only, see docs/server.md); against a server without
-it (Cloudflare) `changes` is empty and `feed_position` "0". `purge_expired` does nothing (the
-server purges).
+of a value read, conditional writes, bulk reads of bytes, `incr`. The store declares which it
+has (`capabilities`: `wire.EDGEKV_SERVER`, or `wire.CLOUDFLARE` for Cloudflare's API). Against
+Cloudflare a read costs a second request for the metadata, versions are 0, and a conditional
+write or `incr` is refused (BadRequest) rather than sent: Cloudflare would write
+unconditionally. The change feed is edgekv's `/storage/kv/changes` (the account's changes only,
+see docs/server.md); against a server without it (Cloudflare, or one that answers its path
+404 as Cloudflare does) `changes` is empty and `feed_position` "0". `purge_expired` does
+nothing (the server purges).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import logging
 import os
 import time  # noqa: F401  # the generated sync shell sleeps with time.sleep
 from collections import OrderedDict
@@ -40,7 +45,9 @@ from edgekv.model import (
     StoredEntry,
 )
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder
+from edgekv.stores.faults import StoreFaults
 from edgekv.stores.http import wire
+from edgekv.stores.http.faults import RestFaults
 
 _CHUNK = 1 << 16
 _BULK_GET = 100
@@ -50,6 +57,7 @@ _CURSORS_KEPT = 1024
 _FEED_PAGE = 1000  # the server's maximum limit
 _FEED_WAIT = 30.0  # the server's longest long poll
 _NO_ROUTE = frozenset({7000, 7003})  # what a server without the feed answers for its paths
+log = logging.getLogger("edgekv.http")
 
 
 class RestStore:
@@ -66,7 +74,12 @@ class RestStore:
         backoff: float = 0.2,
         max_connections: int = 20,
         transport: httpx.BaseTransport | None = None,
+        cloudflare: bool | None = None,
     ) -> None:
+        """`cloudflare` says the URL is Cloudflare's API (or a server that answers as it does),
+        which declares fewer capabilities (`wire.CLOUDFLARE`); by default, whether the URL's
+        host is api.cloudflare.com."""
+        self._faults = RestFaults(log)
         self.base_url = wire.api_base(url)
         token = token if token is not None else os.environ.get("EDGEKV_TOKEN")
         headers = {"User-Agent": "edgekv-python"}
@@ -86,8 +99,11 @@ class RestStore:
         self.backoff = backoff
         # Cloudflare's cursors are opaque: the one that follows a page is kept by its last key.
         self._cursors: OrderedDict[tuple[str, str, str], str] = OrderedDict()
-        self._edgekv: bool | None = None  # does the server speak edgekv's extensions?
-        self._feed = True  # does it serve the change feed? (until a 404 says otherwise)
+        if cloudflare is None:
+            cloudflare = wire.is_cloudflare(url)
+        self.capabilities = wire.CLOUDFLARE if cloudflare else wire.EDGEKV_SERVER
+        # Does the server speak edgekv's extensions (a bulk read of bytes)? Asked once.
+        self._edgekv: bool | None = False if cloudflare else None
         self._timeout = timeout
 
     # HTTP
@@ -110,12 +126,12 @@ class RestStore:
             )
             try:
                 response = self._client.send(request, stream=stream)
-            except httpx.TransportError as e:
+            except httpx.TransportError:
                 if idempotent and attempt < self.retries:
                     time.sleep(wire.retry_delay(attempt, self.backoff, None))
                     attempt += 1
                     continue
-                raise errors.StoreUnavailable(f"cannot reach {self.base_url}: {e}") from e
+                raise  # StoreUnavailable, by the calling method's self._faults
             if response.status_code < 400:
                 return response
             body = response.read()
@@ -155,17 +171,20 @@ class RestStore:
     def create_namespace(
         self, title: str, account_id: str, namespace_id: str | None = None
     ) -> NamespaceInfo:
-        # `id` is edgekv's extension; Cloudflare's API has no such field and ignores it.
-        request = {"title": title} if namespace_id is None else {"title": title, "id": namespace_id}
-        body = self._json("POST", self._ns_path(), json=request, idempotent=False)
-        created = self._info(body["result"])
-        if namespace_id is not None and created.id != namespace_id:
-            self.delete_namespace(created.id)
-            raise errors.BadRequest(
-                f"{self.base_url} cannot create a namespace with a chosen id (it made "
-                f"{created.id}, now deleted again): only an edgekv server honours `id`."
+        with self._faults:
+            # `id` is edgekv's extension; Cloudflare's API has no such field and ignores it.
+            request = (
+                {"title": title} if namespace_id is None else {"title": title, "id": namespace_id}
             )
-        return created
+            body = self._json("POST", self._ns_path(), json=request, idempotent=False)
+            created = self._info(body["result"])
+            if namespace_id is not None and created.id != namespace_id:
+                self.delete_namespace(created.id)
+                raise errors.BadRequest(
+                    f"{self.base_url} cannot create a namespace with a chosen id (it made "
+                    f"{created.id}, now deleted again): only an edgekv server honours `id`."
+                )
+            return created
 
     def list_namespaces(
         self,
@@ -176,48 +195,60 @@ class RestStore:
         offset: int = 0,
         limit: int = 20,
     ) -> NamespacePage:
-        per_page = max(1, min(limit, _NAMESPACE_PAGE))
-        page = offset // per_page + 1
-        skip = offset % per_page
-        found: list[NamespaceInfo] = []
-        total = 0
-        while len(found) < limit + skip:
-            body = self._json(
-                "GET",
-                self._ns_path(),
-                params={"page": page, "per_page": per_page, "order": order, "direction": direction},
-            )
-            total = int(body.get("result_info", {}).get("total_count", 0))
-            found += [self._info(item) for item in body["result"]]
-            if len(body["result"]) < per_page:
-                break
-            page += 1
-        return NamespacePage(found[skip : skip + limit], total)
+        with self._faults:
+            per_page = max(1, min(limit, _NAMESPACE_PAGE))
+            page = offset // per_page + 1
+            skip = offset % per_page
+            found: list[NamespaceInfo] = []
+            total = 0
+            while len(found) < limit + skip:
+                body = self._json(
+                    "GET",
+                    self._ns_path(),
+                    params={
+                        "page": page,
+                        "per_page": per_page,
+                        "order": order,
+                        "direction": direction,
+                    },
+                )
+                total = int(body.get("result_info", {}).get("total_count", 0))
+                found += [self._info(item) for item in body["result"]]
+                if len(body["result"]) < per_page:
+                    break
+                page += 1
+            return NamespacePage(found[skip : skip + limit], total)
 
     def get_namespace(self, namespace_id: str) -> NamespaceInfo:
-        if not namespace_id:
-            raise errors.NamespaceNotFound()
-        return self._info((self._json("GET", self._ns_path(namespace_id)))["result"])
+        with self._faults:
+            if not namespace_id:
+                raise errors.NamespaceNotFound()
+            return self._info(
+                (self._json("GET", self._ns_path(namespace_id)))["result"]
+            )
 
     def find_namespace(self, account_id: str, title: str) -> NamespaceInfo:
-        page = 1
-        while True:
-            body = self._json(
-                "GET", self._ns_path(), params={"page": page, "per_page": _NAMESPACE_PAGE}
-            )
-            for item in body["result"]:
-                if item["title"] == title:
-                    return self._info(item)
-            if len(body["result"]) < _NAMESPACE_PAGE:
-                raise errors.NamespaceNotFound()
-            page += 1
+        with self._faults:
+            page = 1
+            while True:
+                body = self._json(
+                    "GET", self._ns_path(), params={"page": page, "per_page": _NAMESPACE_PAGE}
+                )
+                for item in body["result"]:
+                    if item["title"] == title:
+                        return self._info(item)
+                if len(body["result"]) < _NAMESPACE_PAGE:
+                    raise errors.NamespaceNotFound()
+                page += 1
 
     def rename_namespace(self, namespace_id: str, title: str) -> NamespaceInfo:
-        path = self._ns_path(namespace_id)
-        return self._info((self._json("PUT", path, json={"title": title}))["result"])
+        with self._faults:
+            path = self._ns_path(namespace_id)
+            return self._info((self._json("PUT", path, json={"title": title}))["result"])
 
     def delete_namespace(self, namespace_id: str) -> None:
-        self._send("DELETE", self._ns_path(namespace_id))
+        with self._faults:
+            self._send("DELETE", self._ns_path(namespace_id))
 
     # reads
 
@@ -247,15 +278,16 @@ class RestStore:
     def get(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
-        opened = self._open(namespace_id, key, cache_ttl)
-        if opened is None:
-            return None
-        entry, response = opened
-        try:
-            entry.value = response.read()
-        finally:
-            response.close()
-        return entry
+        with self._faults:
+            opened = self._open(namespace_id, key, cache_ttl)
+            if opened is None:
+                return None
+            entry, response = opened
+            try:
+                entry.value = response.read()
+            finally:
+                response.close()
+            return entry
 
     def get_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
@@ -266,10 +298,13 @@ class RestStore:
     def get_many(
         self, namespace_id: str, keys: Sequence[str], *, cache_ttl: int | None = None
     ) -> list[StoredEntry | None]:
-        out: list[StoredEntry | None] = []
-        for start in range(0, len(keys), _BULK_GET):
-            out += self._get_bulk(namespace_id, keys[start : start + _BULK_GET], cache_ttl)
-        return out
+        with self._faults:
+            out: list[StoredEntry | None] = []
+            for start in range(0, len(keys), _BULK_GET):
+                out += self._get_bulk(
+                    namespace_id, keys[start : start + _BULK_GET], cache_ttl
+                )
+            return out
 
     def _get_bulk(
         self, namespace_id: str, keys: Sequence[str], cache_ttl: int | None
@@ -292,11 +327,12 @@ class RestStore:
     def open_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None, chunk_size: int = _CHUNK
     ) -> tuple[StoredEntry, Iterator[bytes]] | None:
-        opened = self._open(namespace_id, key, cache_ttl)
-        if opened is None:
-            return None
-        entry, response = opened
-        return entry, _chunks(response, chunk_size)
+        with self._faults:
+            opened = self._open(namespace_id, key, cache_ttl)
+            if opened is None:
+                return None
+            entry, response = opened
+            return entry, _chunks(response, chunk_size, self._faults)
 
     # writes
 
@@ -308,51 +344,59 @@ class RestStore:
         only_if_absent: bool = False,
         if_version: int | None = None,
     ) -> int:
-        headers: dict[str, str] = {}
-        if only_if_absent:
-            headers["If-None-Match"] = "*"
-        if if_version is not None:
-            headers["If-Match"] = f'"{if_version}"'
-        size = write.size if not isinstance(write.value, bytes) else len(write.value)
-        head, tail = b"", b""
-        if write.metadata_json is not None:
-            headers["Content-Type"], head, tail = wire.multipart(write.metadata_json)
-        else:
-            headers["Content-Type"] = "application/octet-stream"
-        headers["Content-Length"] = str(len(head) + size + len(tail))
-        value = write.value
-        start = 0 if isinstance(value, bytes) else value.tell()
-        path = f"{self._ns_path(namespace_id)}/values/{wire.segment(write.key)}"
-        response = self._send(
-            "PUT",
-            path,
-            params={} if write.expiration is None else {"expiration": write.expiration},
-            headers=headers,
-            content=lambda: _body(head, value, start, tail),
-            # A repeated conditional write could fail on its own first attempt's success.
-            idempotent=not (only_if_absent or if_version is not None),
-        )
-        entry, _ = wire.entry_from_headers(response.headers)
-        return entry.version
+        if (only_if_absent or if_version is not None) and not self.capabilities.conditional_writes:
+            raise errors.BadRequest(
+                f"{self.base_url} has no conditional writes (only_if_absent, if_version)"
+            )
+        with self._faults:
+            headers: dict[str, str] = {}
+            if only_if_absent:
+                headers["If-None-Match"] = "*"
+            if if_version is not None:
+                headers["If-Match"] = f'"{if_version}"'
+            size = write.size if not isinstance(write.value, bytes) else len(write.value)
+            head, tail = b"", b""
+            if write.metadata_json is not None:
+                headers["Content-Type"], head, tail = wire.multipart(write.metadata_json)
+            else:
+                headers["Content-Type"] = "application/octet-stream"
+            headers["Content-Length"] = str(len(head) + size + len(tail))
+            value = write.value
+            start = 0 if isinstance(value, bytes) else value.tell()
+            path = f"{self._ns_path(namespace_id)}/values/{wire.segment(write.key)}"
+            response = self._send(
+                "PUT",
+                path,
+                params={} if write.expiration is None else {"expiration": write.expiration},
+                headers=headers,
+                content=lambda: _body(head, value, start, tail),
+                # A repeated conditional write could fail on its own first attempt's success.
+                idempotent=not (only_if_absent or if_version is not None),
+            )
+            entry, _ = wire.entry_from_headers(response.headers)
+            return entry.version
 
     def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
-        path = f"{self._ns_path(namespace_id)}/bulk"
-        for start in range(0, len(writes), _BULK_WRITE):
-            items = [
-                wire.bulk_item(w, _read_all(w.value)) for w in writes[start : start + _BULK_WRITE]
-            ]
-            self._send("PUT", path, json=items)
-        # The bulk answer carries no versions; read the entry to learn one.
-        return [0] * len(writes)
+        with self._faults:
+            path = f"{self._ns_path(namespace_id)}/bulk"
+            for start in range(0, len(writes), _BULK_WRITE):
+                items = [
+                    wire.bulk_item(w, _read_all(w.value))
+                    for w in writes[start : start + _BULK_WRITE]
+                ]
+                self._send("PUT", path, json=items)
+            # The bulk answer carries no versions; read the entry to learn one.
+            return [0] * len(writes)
 
     def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
-        if len(keys) == 1:
-            path = f"{self._ns_path(namespace_id)}/values/{wire.segment(keys[0])}"
-            self._send("DELETE", path)
-            return
-        path = f"{self._ns_path(namespace_id)}/bulk/delete"
-        for start in range(0, len(keys), _BULK_WRITE):
-            self._send("POST", path, json=list(keys[start : start + _BULK_WRITE]))
+        with self._faults:
+            if len(keys) == 1:
+                path = f"{self._ns_path(namespace_id)}/values/{wire.segment(keys[0])}"
+                self._send("DELETE", path)
+                return
+            path = f"{self._ns_path(namespace_id)}/bulk/delete"
+            for start in range(0, len(keys), _BULK_WRITE):
+                self._send("POST", path, json=list(keys[start : start + _BULK_WRITE]))
 
     def list_keys(
         self,
@@ -363,39 +407,43 @@ class RestStore:
         *,
         cache_ttl: int | None = None,
     ) -> KeyPage:
-        params: dict[str, Any] = {"limit": limit}
-        if prefix:
-            params["prefix"] = prefix
-        if start_after is not None:
-            known = self._cursors.get((namespace_id, prefix, start_after))
-            # An edgekv server's cursor is the last key, base64url-encoded.
-            params["cursor"] = known or limits.encode_cursor(start_after)
-        options = self._read_options(cache_ttl)
-        options.pop("params", None)
-        body = self._json(
-            "GET", f"{self._ns_path(namespace_id)}/keys", params=params, **options
-        )
-        keys = [wire.key_info(item) for item in body["result"]]
-        cursor = (body.get("result_info") or {}).get("cursor") or ""
-        if cursor and keys:
-            self._cursors[(namespace_id, prefix, keys[-1].name)] = cursor
-            while len(self._cursors) > _CURSORS_KEPT:
-                self._cursors.popitem(last=False)
-        return KeyPage(keys, not cursor)
+        with self._faults:
+            params: dict[str, Any] = {"limit": limit}
+            if prefix:
+                params["prefix"] = prefix
+            if start_after is not None:
+                known = self._cursors.get((namespace_id, prefix, start_after))
+                # An edgekv server's cursor is the last key, base64url-encoded.
+                params["cursor"] = known or limits.encode_cursor(start_after)
+            options = self._read_options(cache_ttl)
+            options.pop("params", None)
+            body = self._json(
+                "GET", f"{self._ns_path(namespace_id)}/keys", params=params, **options
+            )
+            keys = [wire.key_info(item) for item in body["result"]]
+            cursor = (body.get("result_info") or {}).get("cursor") or ""
+            if cursor and keys:
+                self._cursors[(namespace_id, prefix, keys[-1].name)] = cursor
+                while len(self._cursors) > _CURSORS_KEPT:
+                    self._cursors.popitem(last=False)
+            return KeyPage(keys, not cursor)
 
     def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
-        body: dict[str, Any] = {"by": by}
-        if expiration is not None:
-            body["expiration"] = expiration
-        path = f"{self._ns_path(namespace_id)}/incr/{wire.segment(key)}"
-        answer = self._json("POST", path, json=body, idempotent=False)
-        return int(answer["result"]["value"])
+        if not self.capabilities.incr:
+            raise errors.BadRequest(f"{self.base_url} has no atomic counters (incr)")
+        with self._faults:
+            body: dict[str, Any] = {"by": by}
+            if expiration is not None:
+                body["expiration"] = expiration
+            path = f"{self._ns_path(namespace_id)}/incr/{wire.segment(key)}"
+            answer = self._json("POST", path, json=body, idempotent=False)
+            return int(answer["result"]["value"])
 
     # the change feed (edgekv's extension)
 
     def _feed_json(self, path: str, **kwargs: Any) -> Any:
         """The result of a feed call, or None when the server serves no feed."""
-        if not self._feed:
+        if not self.capabilities.change_feed:
             return None
         url = f"/accounts/{self._account()}/storage/kv/changes{path}"
         try:
@@ -403,60 +451,65 @@ class RestStore:
         except errors.NotFound as e:
             if e.code not in _NO_ROUTE:
                 raise
-            self._feed = False
+            # A server that answers as Cloudflare's API does, at another URL (a proxy).
+            self.capabilities = dataclasses.replace(self.capabilities, change_feed=False)
             return None
 
     def feed_position(self) -> str:
-        result = self._feed_json("/position")
-        return "0" if result is None else str(result["position"])
+        with self._faults:
+            result = self._feed_json("/position")
+            return "0" if result is None else str(result["position"])
 
     def changes(
         self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
     ) -> FeedPage:
-        params: dict[str, Any] = {"limit": max(1, min(limit, _FEED_PAGE))}
-        while True:
-            if position is not None:
-                params["position"] = position
-            result = self._feed_json("", params=params)
-            if result is None:
-                return FeedPage([], position or "0")
-            page = FeedPage(
-                [
-                    Change(int(c["seq"]), str(c["namespace_id"]), c["key"], float(c["at"]))
-                    for c in result["changes"]
-                ],
-                str(result["position"]),
-                bool(result["behind"]),
-            )
-            # An empty page means "nothing more", unless the server stopped looking early.
-            if page.changes or page.behind or not result.get("more"):
-                return page
-            position = page.position
+        with self._faults:
+            params: dict[str, Any] = {"limit": max(1, min(limit, _FEED_PAGE))}
+            while True:
+                if position is not None:
+                    params["position"] = position
+                result = self._feed_json("", params=params)
+                if result is None:
+                    return FeedPage([], position or "0")
+                page = FeedPage(
+                    [
+                        Change(int(c["seq"]), str(c["namespace_id"]), c["key"], float(c["at"]))
+                        for c in result["changes"]
+                    ],
+                    str(result["position"]),
+                    bool(result["behind"]),
+                )
+                # An empty page means "nothing more", unless the server stopped looking early.
+                if page.changes or page.behind or not result.get("more"):
+                    return page
+                position = page.position
 
     def wait_for_changes(self, position: str | None, seconds: float) -> bool:
-        remaining = seconds
-        while True:
-            step = min(max(remaining, 0.0), _FEED_WAIT)
-            params: dict[str, Any] = {"seconds": step}
-            if position is not None:
-                params["position"] = position
-            result = self._feed_json(
-                "/wait", params=params, timeout=httpx.Timeout(self._timeout + step)
-            )
-            if result is None:
-                time.sleep(remaining)
-                return False
-            if result["changed"]:
-                return True
-            remaining -= step
-            if remaining <= 0:
-                return False
+        with self._faults:
+            remaining = seconds
+            while True:
+                step = min(max(remaining, 0.0), _FEED_WAIT)
+                params: dict[str, Any] = {"seconds": step}
+                if position is not None:
+                    params["position"] = position
+                result = self._feed_json(
+                    "/wait", params=params, timeout=httpx.Timeout(self._timeout + step)
+                )
+                if result is None:
+                    time.sleep(remaining)
+                    return False
+                if result["changed"]:
+                    return True
+                remaining -= step
+                if remaining <= 0:
+                    return False
 
     def purge_expired(self, limit: int = 1000) -> int:
         return 0
 
     def close(self) -> None:
-        self._client.close()
+        with self._faults:
+            self._client.close()
 
     def __enter__(self) -> RestStore:
         return self
@@ -482,10 +535,13 @@ def _body(
         yield tail
 
 
-def _chunks(response: httpx.Response, chunk_size: int) -> Iterator[bytes]:
+def _chunks(
+    response: httpx.Response, chunk_size: int, faults: StoreFaults
+) -> Iterator[bytes]:
     try:
-        for chunk in response.iter_bytes(chunk_size):
-            yield chunk
+        with faults:
+            for chunk in response.iter_bytes(chunk_size):
+                yield chunk
     finally:
         response.close()
 

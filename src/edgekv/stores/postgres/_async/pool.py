@@ -4,15 +4,18 @@ psycopg_pool makes a caller wait up to `timeout` (30 s) for a connection; while 
 down or cut off, every call would hang that long before failing. This pool remembers whether
 its last attempt to connect failed, and while it did, a caller waits `fail_fast` seconds at
 most, so an edge answers 503 at once instead of holding requests (and recovery is not
-slowed: callers keep starting new connection attempts, and the first success clears it).
+slowed: callers keep starting new connection attempts, and the first success clears it). A
+caller that began waiting before the server was found unreachable (its connection was lost
+under it: the pool reconnects) stops waiting too, within `fail_fast` of the finding.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 FAIL_FAST = 1.0  # seconds a caller waits for a connection while the server is unreachable
 RECONNECT_TIMEOUT = 2.0
@@ -41,7 +44,16 @@ class AsyncFailFastPool(AsyncConnectionPool):
         options.setdefault("reconnect_timeout", RECONNECT_TIMEOUT)
         super().__init__(conninfo, connection_class=Connection, **options)
 
-    async def getconn(self, *args: Any, **kwargs: Any) -> Any:
-        if not args and kwargs.get("timeout") is None and self.unreachable:
-            kwargs["timeout"] = self._fail_fast
-        return await super().getconn(*args, **kwargs)
+    async def getconn(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109 (the pool's)
+        if timeout is not None:
+            return await super().getconn(timeout)
+        # The pool's timeout, waited in steps of fail_fast: after each, a server found
+        # unreachable meanwhile ends the wait.
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                return await super().getconn(min(left, self._fail_fast))
+            except PoolTimeout:
+                if self.unreachable or left <= self._fail_fast:
+                    raise

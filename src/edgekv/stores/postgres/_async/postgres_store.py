@@ -7,6 +7,7 @@ The tables are created on first use, in the URL's schema (default `edgekv`).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -32,14 +33,18 @@ from edgekv.model import (
 )
 from edgekv.stores import namespace_sql
 from edgekv.stores._async.protocol import Direction, NamespaceOrder, chunks_of
+from edgekv.stores.capabilities import Capabilities
 from edgekv.stores.positions import int_position, parse_int_position
 from edgekv.stores.postgres import schema as postgres_schema
 from edgekv.stores.postgres._async.pool import AsyncFailFastPool
+from edgekv.stores.postgres.faults import PostgresFaults
 
 # Values at least this large are stored and read a chunk at a time (blob_chunks).
 LARGE_VALUE = 1 << 20
 CHUNK = 1 << 20
 NOT_AN_INTEGER = "value is not an integer, or the sum exceeds 64 bits"
+
+log = logging.getLogger("edgekv.postgres")
 
 _LIVE_NAMESPACE = namespace_sql.LIVE
 _NAMESPACE_COLUMNS = namespace_sql.COLUMNS
@@ -61,9 +66,15 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
 class AsyncPostgresStore:
     """A central store in PostgreSQL 15 or newer; see docs/stores.md for what it needs."""
 
-    # put_many is one transaction that answers each write's own version: the server may commit
-    # concurrent value writes together (server/batching.py).
-    atomic_put_many = True
+    capabilities = Capabilities(
+        group_commit=True,  # put_many: one transaction, each write's own version
+        change_feed=True,
+        ordered_feed=True,  # one sequence for every key (drawn under the feed's lock)
+        exclude_own=False,
+        conditional_writes=True,
+        incr=True,
+        versions=True,
+    )
 
     def __init__(
         self,
@@ -76,6 +87,7 @@ class AsyncPostgresStore:
         feed_retention: float = 24 * 3600,
         purge_interval: float = 1.0,
     ) -> None:
+        self._faults = PostgresFaults(log)
         conninfo, options = split_url(url)
         self.schema = schema or options.get("schema") or "edgekv"
         self._sql = postgres_schema.Statements(self.schema)
@@ -169,26 +181,27 @@ class AsyncPostgresStore:
     async def create_namespace(
         self, title: str, account_id: str, namespace_id: str | None = None
     ) -> NamespaceInfo:
-        chosen = namespace_id or uuid.uuid4().hex
-        try:
-            await self._one(
-                self._sql.format(
-                    "INSERT INTO {s}.namespaces (id, account_id, title, created_at)"
-                    " VALUES (%s, %s, %s, %s) RETURNING nsid"
-                ),
-                (chosen, account_id, title, time.time()),
-            )
-        except pg_errors.UniqueViolation as e:
-            if namespace_id is not None and e.diag.constraint_name == "namespaces_id_key":
-                row = await self._one(
+        with self._faults:
+            chosen = namespace_id or uuid.uuid4().hex
+            try:
+                await self._one(
                     self._sql.format(
-                        "SELECT deleted_at IS NOT NULL FROM {s}.namespaces WHERE id = %s"
+                        "INSERT INTO {s}.namespaces (id, account_id, title, created_at)"
+                        " VALUES (%s, %s, %s, %s) RETURNING nsid"
                     ),
-                    (chosen,),
+                    (chosen, account_id, title, time.time()),
                 )
-                raise errors.NamespaceIdTaken.of(chosen, deleted=bool(row and row[0])) from e
-            raise errors.DuplicateNamespaceTitle() from e
-        return NamespaceInfo(chosen, title, account_id)
+            except pg_errors.UniqueViolation as e:
+                if namespace_id is not None and e.diag.constraint_name == "namespaces_id_key":
+                    row = await self._one(
+                        self._sql.format(
+                            "SELECT deleted_at IS NOT NULL FROM {s}.namespaces WHERE id = %s"
+                        ),
+                        (chosen,),
+                    )
+                    raise errors.NamespaceIdTaken.of(chosen, deleted=bool(row and row[0])) from e
+                raise errors.DuplicateNamespaceTitle() from e
+            return NamespaceInfo(chosen, title, account_id)
 
     async def list_namespaces(
         self,
@@ -199,48 +212,55 @@ class AsyncPostgresStore:
         offset: int = 0,
         limit: int = 20,
     ) -> NamespacePage:
-        count, page, params = namespace_sql.page_queries(
-            "{s}.namespaces", account_id, order, direction, "%s", collate=' COLLATE "C"'
-        )
-        total = (await self._one(self._sql.format(count), params))[0]
-        rows = await self._all(self._sql.format(page), [*params, limit, offset])
-        return NamespacePage([NamespaceInfo(*row) for row in rows], int(total))
+        with self._faults:
+            count, page, params = namespace_sql.page_queries(
+                "{s}.namespaces", account_id, order, direction, "%s", collate=' COLLATE "C"'
+            )
+            total = (await self._one(self._sql.format(count), params))[0]
+            rows = await self._all(self._sql.format(page), [*params, limit, offset])
+            return NamespacePage([NamespaceInfo(*row) for row in rows], int(total))
 
     async def get_namespace(self, namespace_id: str) -> NamespaceInfo:
-        return await self._namespace_row("id = %s", (namespace_id,))
+        with self._faults:
+            return await self._namespace_row("id = %s", (namespace_id,))
 
     async def find_namespace(self, account_id: str, title: str) -> NamespaceInfo:
-        return await self._namespace_row("account_id = %s AND title = %s", (account_id, title))
+        with self._faults:
+            return await self._namespace_row("account_id = %s AND title = %s", (account_id, title))
 
     async def rename_namespace(self, namespace_id: str, title: str) -> NamespaceInfo:
-        try:
-            row = await self._one(
-                self._sql.format(
-                    f"UPDATE {{s}}.namespaces SET title = %s WHERE id = %s AND {_LIVE_NAMESPACE}"
-                    f" RETURNING {_NAMESPACE_COLUMNS}"
-                ),
-                (title, namespace_id),
-            )
-        except pg_errors.UniqueViolation as e:
-            raise errors.DuplicateNamespaceTitle() from e
-        if row is None:
-            raise errors.NamespaceNotFound()
-        return NamespaceInfo(*row)
+        with self._faults:
+            try:
+                row = await self._one(
+                    self._sql.format(
+                        f"UPDATE {{s}}.namespaces SET title = %s WHERE id = %s AND {_LIVE_NAMESPACE}"
+                        f" RETURNING {_NAMESPACE_COLUMNS}"
+                    ),
+                    (title, namespace_id),
+                )
+            except pg_errors.UniqueViolation as e:
+                raise errors.DuplicateNamespaceTitle() from e
+            if row is None:
+                raise errors.NamespaceNotFound()
+            return NamespaceInfo(*row)
 
     async def delete_namespace(self, namespace_id: str) -> None:
-        nsid = await self._nsid(namespace_id)
-        pool = await self._open()
-        async with pool.connection() as conn, conn.transaction():
-            # A tombstone stays so the feed can name the namespace; one feed entry with no key
-            # says "all of it".
-            await conn.execute(self._sql.write_lock)
-            await conn.execute(
-                self._sql.format("UPDATE {s}.namespaces SET deleted_at = %s WHERE nsid = %s"),
-                (time.time(), nsid),
-            )
-            await conn.execute(self._sql.format("DELETE FROM {s}.entries WHERE nsid = %s"), (nsid,))
-            await conn.execute(self._sql.feed_append, (nsid,))
-        self._nsids.pop(namespace_id, None)
+        with self._faults:
+            nsid = await self._nsid(namespace_id)
+            pool = await self._open()
+            async with pool.connection() as conn, conn.transaction():
+                # A tombstone stays so the feed can name the namespace; one feed entry with no key
+                # says "all of it".
+                await conn.execute(self._sql.write_lock)
+                await conn.execute(
+                    self._sql.format("UPDATE {s}.namespaces SET deleted_at = %s WHERE nsid = %s"),
+                    (time.time(), nsid),
+                )
+                await conn.execute(
+                    self._sql.format("DELETE FROM {s}.entries WHERE nsid = %s"), (nsid,)
+                )
+                await conn.execute(self._sql.feed_append, (nsid,))
+            self._nsids.pop(namespace_id, None)
 
     # entries
 
@@ -256,79 +276,83 @@ class AsyncPostgresStore:
     async def get(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
-        nsid = self._nsids.get(namespace_id) or await self._nsid(namespace_id)
-        pool = await self._open()
-        async with pool.connection() as conn:
-            cur = await conn.execute(
-                self._sql.get, (nsid, key.encode(), self._clock()), binary=True
-            )
-            row = await cur.fetchone()
-            if row is None:
-                return None
-            value, metadata, expiration, version, blob_id = row
-            return StoredEntry(
-                await self._value_of(conn, value, blob_id), metadata, expiration, version
-            )
+        with self._faults:
+            nsid = self._nsids.get(namespace_id) or await self._nsid(namespace_id)
+            pool = await self._open()
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    self._sql.get, (nsid, key.encode(), self._clock()), binary=True
+                )
+                row = await cur.fetchone()
+                if row is None:
+                    return None
+                value, metadata, expiration, version, blob_id = row
+                return StoredEntry(
+                    await self._value_of(conn, value, blob_id), metadata, expiration, version
+                )
 
     async def get_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> bytes | None:
-        nsid = self._nsids.get(namespace_id) or await self._nsid(namespace_id)
-        pool = await self._open()
-        async with pool.connection() as conn:
-            cur = await conn.execute(
-                self._sql.get_value, (nsid, key.encode(), self._clock()), binary=True
-            )
-            row = await cur.fetchone()
-            return None if row is None else await self._value_of(conn, row[0], row[1])
+        with self._faults:
+            nsid = self._nsids.get(namespace_id) or await self._nsid(namespace_id)
+            pool = await self._open()
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    self._sql.get_value, (nsid, key.encode(), self._clock()), binary=True
+                )
+                row = await cur.fetchone()
+                return None if row is None else await self._value_of(conn, row[0], row[1])
 
     async def get_many(
         self, namespace_id: str, keys: Sequence[str], *, cache_ttl: int | None = None
     ) -> list[StoredEntry | None]:
-        if not keys:
-            return []
-        nsid = await self._nsid(namespace_id)
-        found: dict[bytes, StoredEntry] = {}
-        pool = await self._open()
-        async with pool.connection() as conn:
-            cur = await conn.execute(
-                self._sql.get_many,
-                (nsid, [k.encode() for k in keys], self._clock()),
-                binary=True,
-            )
-            for key, value, metadata, expiration, version, blob_id in await cur.fetchall():
-                found[bytes(key)] = StoredEntry(
-                    await self._value_of(conn, value, blob_id), metadata, expiration, version
+        with self._faults:
+            if not keys:
+                return []
+            nsid = await self._nsid(namespace_id)
+            found: dict[bytes, StoredEntry] = {}
+            pool = await self._open()
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    self._sql.get_many,
+                    (nsid, [k.encode() for k in keys], self._clock()),
+                    binary=True,
                 )
-        return [found.get(k.encode()) for k in keys]
+                for key, value, metadata, expiration, version, blob_id in await cur.fetchall():
+                    found[bytes(key)] = StoredEntry(
+                        await self._value_of(conn, value, blob_id), metadata, expiration, version
+                    )
+            return [found.get(k.encode()) for k in keys]
 
     async def open_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None, chunk_size: int = CHUNK
     ) -> tuple[StoredEntry, AsyncIterator[bytes]] | None:
-        nsid = await self._nsid(namespace_id)
-        pool = await self._open()
-        conn = await pool.getconn()
-        try:
-            # A repeatable-read snapshot: the chunks of one version even if the key is
-            # overwritten while the caller reads, and the connection is the caller's until then.
-            await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            cur = await conn.execute(
-                self._sql.get, (nsid, key.encode(), self._clock()), binary=True
-            )
-            row = await cur.fetchone()
-        except BaseException:
-            await pool.putconn(conn)
-            raise
-        if row is None or row[0] is not None:
-            await conn.execute("COMMIT")
-            await pool.putconn(conn)
-            if row is None:
-                return None
-        value, metadata, expiration, version, blob_id = row
-        entry = StoredEntry(b"", metadata, expiration, version)
-        if value is not None:
-            return entry, chunks_of(bytes(value), chunk_size)
-        return entry, self._blob_chunks(pool, conn, blob_id, chunk_size)
+        with self._faults:
+            nsid = await self._nsid(namespace_id)
+            pool = await self._open()
+            conn = await pool.getconn()
+            try:
+                # A repeatable-read snapshot: the chunks of one version even if the key is
+                # overwritten while the caller reads, and the connection is the caller's until then.
+                await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cur = await conn.execute(
+                    self._sql.get, (nsid, key.encode(), self._clock()), binary=True
+                )
+                row = await cur.fetchone()
+            except BaseException:
+                await pool.putconn(conn)
+                raise
+            if row is None or row[0] is not None:
+                await conn.execute("COMMIT")
+                await pool.putconn(conn)
+                if row is None:
+                    return None
+            value, metadata, expiration, version, blob_id = row
+            entry = StoredEntry(b"", metadata, expiration, version)
+            if value is not None:
+                return entry, chunks_of(bytes(value), chunk_size)
+            return entry, self._blob_chunks(pool, conn, blob_id, chunk_size)
 
     async def _blob_chunks(
         self,
@@ -337,20 +361,21 @@ class AsyncPostgresStore:
         blob_id: int,
         chunk_size: int,
     ) -> AsyncIterator[bytes]:
-        try:
-            n = 0
-            while True:
-                cur = await conn.execute(self._sql.blob_chunk, (blob_id, n), binary=True)
-                row = await cur.fetchone()
-                if row is None:
-                    break
-                data = memoryview(row[0])
-                for start in range(0, len(data), chunk_size):
-                    yield bytes(data[start : start + chunk_size])
-                n += 1
-            await conn.execute("COMMIT")
-        finally:
-            await pool.putconn(conn)
+        with self._faults:
+            try:
+                n = 0
+                while True:
+                    cur = await conn.execute(self._sql.blob_chunk, (blob_id, n), binary=True)
+                    row = await cur.fetchone()
+                    if row is None:
+                        break
+                    data = memoryview(row[0])
+                    for start in range(0, len(data), chunk_size):
+                        yield bytes(data[start : start + chunk_size])
+                    n += 1
+                await conn.execute("COMMIT")
+            finally:
+                await pool.putconn(conn)
 
     async def put(
         self,
@@ -360,32 +385,33 @@ class AsyncPostgresStore:
         only_if_absent: bool = False,
         if_version: int | None = None,
     ) -> int:
-        nsid = self._nsids.get(namespace_id) or await self._nsid(namespace_id)
-        now = self._clock()
-        pool = await self._open()
-        async with pool.connection() as conn:
-            if write.size < LARGE_VALUE and isinstance(write.value, bytes):
-                row = await self._put_row(
-                    conn, nsid, write, write.value, None, only_if_absent, if_version, now
-                )
-            else:
-                async with conn.transaction():
-                    blob_id = await self._write_blob(conn, write)
+        with self._faults:
+            nsid = self._nsids.get(namespace_id) or await self._nsid(namespace_id)
+            now = self._clock()
+            pool = await self._open()
+            async with pool.connection() as conn:
+                if write.size < LARGE_VALUE and isinstance(write.value, bytes):
                     row = await self._put_row(
-                        conn, nsid, write, None, blob_id, only_if_absent, if_version, now
+                        conn, nsid, write, write.value, None, only_if_absent, if_version, now
                     )
-                    if row is None:
-                        await conn.execute(
-                            self._sql.format("DELETE FROM {s}.blob_chunks WHERE blob_id = %s"),
-                            (blob_id,),
+                else:
+                    async with conn.transaction():
+                        blob_id = await self._write_blob(conn, write)
+                        row = await self._put_row(
+                            conn, nsid, write, None, blob_id, only_if_absent, if_version, now
                         )
-        if row is None:
-            raise errors.PreconditionFailed(
-                "key already exists" if only_if_absent else "version does not match"
-            )
-        if now >= self._next_purge:
-            await self._purge_some(now)
-        return int(row[0])
+                        if row is None:
+                            await conn.execute(
+                                self._sql.format("DELETE FROM {s}.blob_chunks WHERE blob_id = %s"),
+                                (blob_id,),
+                            )
+            if row is None:
+                raise errors.PreconditionFailed(
+                    "key already exists" if only_if_absent else "version does not match"
+                )
+            if now >= self._next_purge:
+                await self._purge_some(now)
+            return int(row[0])
 
     async def _put_row(
         self,
@@ -427,33 +453,35 @@ class AsyncPostgresStore:
         return blob_id
 
     async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
-        if not writes:
-            return []
-        nsid = await self._nsid(namespace_id)
-        # One row per key (the last write of a key wins, as if written in order): ON CONFLICT
-        # cannot touch a row twice in one statement. The statement writes them in key order.
-        last: dict[str, EntryWrite] = {w.key: w for w in writes}
-        keys, values, metas, exps = [], [], [], []
-        for key, w in last.items():
-            keys.append(key.encode())
-            values.append(w.value if isinstance(w.value, bytes) else w.value.read())
-            metas.append(w.metadata_json)
-            exps.append(w.expiration)
-        pool = await self._open()
-        async with pool.connection() as conn:
-            cur = await conn.execute(self._sql.upsert_many, (nsid, keys, values, metas, exps))
-            by_key = {bytes(k).decode(): int(v) for k, v in await cur.fetchall()}
-        now = self._clock()
-        if now >= self._next_purge:
-            await self._purge_some(now)
-        return [by_key[w.key] for w in writes]
+        with self._faults:
+            if not writes:
+                return []
+            nsid = await self._nsid(namespace_id)
+            # One row per key (the last write of a key wins, as if written in order): ON CONFLICT
+            # cannot touch a row twice in one statement. The statement writes them in key order.
+            last: dict[str, EntryWrite] = {w.key: w for w in writes}
+            keys, values, metas, exps = [], [], [], []
+            for key, w in last.items():
+                keys.append(key.encode())
+                values.append(w.value if isinstance(w.value, bytes) else w.value.read())
+                metas.append(w.metadata_json)
+                exps.append(w.expiration)
+            pool = await self._open()
+            async with pool.connection() as conn:
+                cur = await conn.execute(self._sql.upsert_many, (nsid, keys, values, metas, exps))
+                by_key = {bytes(k).decode(): int(v) for k, v in await cur.fetchall()}
+            now = self._clock()
+            if now >= self._next_purge:
+                await self._purge_some(now)
+            return [by_key[w.key] for w in writes]
 
     async def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
-        nsid = await self._nsid(namespace_id)
-        pool = await self._open()
-        async with pool.connection() as conn, conn.transaction():
-            await conn.execute(self._sql.write_lock)
-            await conn.execute(self._sql.delete_many, (nsid, [k.encode() for k in keys], nsid))
+        with self._faults:
+            nsid = await self._nsid(namespace_id)
+            pool = await self._open()
+            async with pool.connection() as conn, conn.transaction():
+                await conn.execute(self._sql.write_lock)
+                await conn.execute(self._sql.delete_many, (nsid, [k.encode() for k in keys], nsid))
 
     async def list_keys(
         self,
@@ -464,76 +492,82 @@ class AsyncPostgresStore:
         *,
         cache_ttl: int | None = None,
     ) -> KeyPage:
-        nsid = await self._nsid(namespace_id)
-        inclusive = start_after is None or start_after.encode() < prefix.encode()
-        upper = prefix_upper_bound(prefix) if prefix else None
-        params: list[object] = [nsid, (prefix if inclusive else start_after or "").encode()]
-        if upper is not None:
-            params.append(upper.encode())
-        params += [self._clock(), limit + 1]
-        rows = await self._all(self._sql.list_keys(inclusive, upper is not None), params)
-        complete = len(rows) <= limit
-        keys = [KeyInfo(bytes(k).decode(), exp, meta) for k, exp, meta in rows[:limit]]
-        return KeyPage(keys, complete)
+        with self._faults:
+            nsid = await self._nsid(namespace_id)
+            inclusive = start_after is None or start_after.encode() < prefix.encode()
+            upper = prefix_upper_bound(prefix) if prefix else None
+            params: list[object] = [nsid, (prefix if inclusive else start_after or "").encode()]
+            if upper is not None:
+                params.append(upper.encode())
+            params += [self._clock(), limit + 1]
+            rows = await self._all(self._sql.list_keys(inclusive, upper is not None), params)
+            complete = len(rows) <= limit
+            keys = [KeyInfo(bytes(k).decode(), exp, meta) for k, exp, meta in rows[:limit]]
+            return KeyPage(keys, complete)
 
     async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
-        params = {
-            "nsid": await self._nsid(namespace_id),
-            "key": key.encode(),
-            "by": by,
-            "exp": expiration,
-            "now": self._clock(),
-        }
-        try:
-            row = await self._one(self._sql.incr, params)
-        except (pg_errors.NumericValueOutOfRange, pg_errors.InvalidTextRepresentation) as e:
-            raise errors.BadRequest(NOT_AN_INTEGER) from e
-        if row is None:
-            raise errors.BadRequest(NOT_AN_INTEGER)
-        return int(row[0])
+        with self._faults:
+            params = {
+                "nsid": await self._nsid(namespace_id),
+                "key": key.encode(),
+                "by": by,
+                "exp": expiration,
+                "now": self._clock(),
+            }
+            try:
+                row = await self._one(self._sql.incr, params)
+            except (pg_errors.NumericValueOutOfRange, pg_errors.InvalidTextRepresentation) as e:
+                raise errors.BadRequest(NOT_AN_INTEGER) from e
+            if row is None:
+                raise errors.BadRequest(NOT_AN_INTEGER)
+            return int(row[0])
 
     # change feed and housekeeping
 
     async def feed_position(self) -> str:
-        return int_position(int((await self._one(self._sql.last_seq))[0]))
+        with self._faults:
+            return int_position(int((await self._one(self._sql.last_seq))[0]))
 
     async def changes(
         self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
     ) -> FeedPage:
-        since = parse_int_position(position)
-        pool = await self._open()
-        async with pool.connection() as conn, conn.transaction():
-            # Exclusive for the moment of the read: every write that drew a number has ended.
-            await conn.execute(self._sql.feed_lock)
-            cur = await conn.execute(self._sql.changes, (since, limit), binary=True)
-            rows = await cur.fetchall()
-            cur = await conn.execute(self._sql.feed_bounds)
-            purged, newest = await cur.fetchone()  # type: ignore[misc]
-        found = [
-            Change(seq, ns, None if key is None else bytes(key).decode(), at)
-            for seq, ns, key, at in rows
-        ]
-        behind = position is not None and (since < purged or since > newest)
-        last = found[-1].seq if found else max(since, 0)
-        return FeedPage(found, int_position(last), behind)
+        with self._faults:
+            since = parse_int_position(position)
+            pool = await self._open()
+            async with pool.connection() as conn, conn.transaction():
+                # Exclusive for the moment of the read: every write that drew a number has ended.
+                await conn.execute(self._sql.feed_lock)
+                cur = await conn.execute(self._sql.changes, (since, limit), binary=True)
+                rows = await cur.fetchall()
+                cur = await conn.execute(self._sql.feed_bounds)
+                purged, newest = await cur.fetchone()  # type: ignore[misc]
+            found = [
+                Change(seq, ns, None if key is None else bytes(key).decode(), at)
+                for seq, ns, key, at in rows
+            ]
+            behind = position is not None and (since < purged or since > newest)
+            last = found[-1].seq if found else max(since, 0)
+            return FeedPage(found, int_position(last), behind)
 
     async def wait_for_changes(self, position: str | None, seconds: float) -> bool:
-        since = parse_int_position(position)
-        pool = await self._open()
-        async with pool.connection() as conn:
-            await conn.execute(f"LISTEN {postgres_schema.quote_ident(self._sql.channel)}")
-            try:
-                cur = await conn.execute(self._sql.last_seq)
-                if int((await cur.fetchone())[0]) > since:  # type: ignore[index]
-                    return True
-                async for _ in conn.notifies(timeout=seconds, stop_after=1):
-                    return True
-                return False
-            finally:
-                await conn.execute("UNLISTEN *")
+        with self._faults:
+            since = parse_int_position(position)
+            pool = await self._open()
+            async with pool.connection() as conn:
+                await conn.execute(f"LISTEN {postgres_schema.quote_ident(self._sql.channel)}")
+                try:
+                    cur = await conn.execute(self._sql.last_seq)
+                    if int((await cur.fetchone())[0]) > since:  # type: ignore[index]
+                        return True
+                    async for _ in conn.notifies(timeout=seconds, stop_after=1):
+                        return True
+                    return False
+                finally:
+                    await conn.execute("UNLISTEN *")
 
     async def purge_expired(self, limit: int = 1000) -> int:
-        return await self._purge_some(self._clock(), limit)
+        with self._faults:
+            return await self._purge_some(self._clock(), limit)
 
     async def _purge_some(self, now: float, limit: int = 256) -> int:
         self._next_purge = now + self._purge_interval
@@ -548,4 +582,5 @@ class AsyncPostgresStore:
         return purged
 
     async def aclose(self) -> None:
-        await self._pool.close()
+        with self._faults:
+            await self._pool.close()

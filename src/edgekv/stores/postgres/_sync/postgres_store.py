@@ -8,6 +8,7 @@ The tables are created on first use, in the URL's schema (default `edgekv`).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator, Callable, Sequence
@@ -33,14 +34,18 @@ from edgekv.model import (
 )
 from edgekv.stores import namespace_sql
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder, chunks_of
+from edgekv.stores.capabilities import Capabilities
 from edgekv.stores.positions import int_position, parse_int_position
 from edgekv.stores.postgres import schema as postgres_schema
 from edgekv.stores.postgres._sync.pool import FailFastPool
+from edgekv.stores.postgres.faults import PostgresFaults
 
 # Values at least this large are stored and read a chunk at a time (blob_chunks).
 LARGE_VALUE = 1 << 20
 CHUNK = 1 << 20
 NOT_AN_INTEGER = "value is not an integer, or the sum exceeds 64 bits"
+
+log = logging.getLogger("edgekv.postgres")
 
 _LIVE_NAMESPACE = namespace_sql.LIVE
 _NAMESPACE_COLUMNS = namespace_sql.COLUMNS
@@ -62,9 +67,15 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
 class PostgresStore:
     """A central store in PostgreSQL 15 or newer; see docs/stores.md for what it needs."""
 
-    # put_many is one transaction that answers each write's own version: the server may commit
-    # concurrent value writes together (server/batching.py).
-    atomic_put_many = True
+    capabilities = Capabilities(
+        group_commit=True,  # put_many: one transaction, each write's own version
+        change_feed=True,
+        ordered_feed=True,  # one sequence for every key (drawn under the feed's lock)
+        exclude_own=False,
+        conditional_writes=True,
+        incr=True,
+        versions=True,
+    )
 
     def __init__(
         self,
@@ -77,6 +88,7 @@ class PostgresStore:
         feed_retention: float = 24 * 3600,
         purge_interval: float = 1.0,
     ) -> None:
+        self._faults = PostgresFaults(log)
         conninfo, options = split_url(url)
         self.schema = schema or options.get("schema") or "edgekv"
         self._sql = postgres_schema.Statements(self.schema)
@@ -170,26 +182,27 @@ class PostgresStore:
     def create_namespace(
         self, title: str, account_id: str, namespace_id: str | None = None
     ) -> NamespaceInfo:
-        chosen = namespace_id or uuid.uuid4().hex
-        try:
-            self._one(
-                self._sql.format(
-                    "INSERT INTO {s}.namespaces (id, account_id, title, created_at)"
-                    " VALUES (%s, %s, %s, %s) RETURNING nsid"
-                ),
-                (chosen, account_id, title, time.time()),
-            )
-        except pg_errors.UniqueViolation as e:
-            if namespace_id is not None and e.diag.constraint_name == "namespaces_id_key":
-                row = self._one(
+        with self._faults:
+            chosen = namespace_id or uuid.uuid4().hex
+            try:
+                self._one(
                     self._sql.format(
-                        "SELECT deleted_at IS NOT NULL FROM {s}.namespaces WHERE id = %s"
+                        "INSERT INTO {s}.namespaces (id, account_id, title, created_at)"
+                        " VALUES (%s, %s, %s, %s) RETURNING nsid"
                     ),
-                    (chosen,),
+                    (chosen, account_id, title, time.time()),
                 )
-                raise errors.NamespaceIdTaken.of(chosen, deleted=bool(row and row[0])) from e
-            raise errors.DuplicateNamespaceTitle() from e
-        return NamespaceInfo(chosen, title, account_id)
+            except pg_errors.UniqueViolation as e:
+                if namespace_id is not None and e.diag.constraint_name == "namespaces_id_key":
+                    row = self._one(
+                        self._sql.format(
+                            "SELECT deleted_at IS NOT NULL FROM {s}.namespaces WHERE id = %s"
+                        ),
+                        (chosen,),
+                    )
+                    raise errors.NamespaceIdTaken.of(chosen, deleted=bool(row and row[0])) from e
+                raise errors.DuplicateNamespaceTitle() from e
+            return NamespaceInfo(chosen, title, account_id)
 
     def list_namespaces(
         self,
@@ -200,48 +213,55 @@ class PostgresStore:
         offset: int = 0,
         limit: int = 20,
     ) -> NamespacePage:
-        count, page, params = namespace_sql.page_queries(
-            "{s}.namespaces", account_id, order, direction, "%s", collate=' COLLATE "C"'
-        )
-        total = (self._one(self._sql.format(count), params))[0]
-        rows = self._all(self._sql.format(page), [*params, limit, offset])
-        return NamespacePage([NamespaceInfo(*row) for row in rows], int(total))
+        with self._faults:
+            count, page, params = namespace_sql.page_queries(
+                "{s}.namespaces", account_id, order, direction, "%s", collate=' COLLATE "C"'
+            )
+            total = (self._one(self._sql.format(count), params))[0]
+            rows = self._all(self._sql.format(page), [*params, limit, offset])
+            return NamespacePage([NamespaceInfo(*row) for row in rows], int(total))
 
     def get_namespace(self, namespace_id: str) -> NamespaceInfo:
-        return self._namespace_row("id = %s", (namespace_id,))
+        with self._faults:
+            return self._namespace_row("id = %s", (namespace_id,))
 
     def find_namespace(self, account_id: str, title: str) -> NamespaceInfo:
-        return self._namespace_row("account_id = %s AND title = %s", (account_id, title))
+        with self._faults:
+            return self._namespace_row("account_id = %s AND title = %s", (account_id, title))
 
     def rename_namespace(self, namespace_id: str, title: str) -> NamespaceInfo:
-        try:
-            row = self._one(
-                self._sql.format(
-                    f"UPDATE {{s}}.namespaces SET title = %s WHERE id = %s AND {_LIVE_NAMESPACE}"
-                    f" RETURNING {_NAMESPACE_COLUMNS}"
-                ),
-                (title, namespace_id),
-            )
-        except pg_errors.UniqueViolation as e:
-            raise errors.DuplicateNamespaceTitle() from e
-        if row is None:
-            raise errors.NamespaceNotFound()
-        return NamespaceInfo(*row)
+        with self._faults:
+            try:
+                row = self._one(
+                    self._sql.format(
+                        f"UPDATE {{s}}.namespaces SET title = %s WHERE id = %s AND {_LIVE_NAMESPACE}"
+                        f" RETURNING {_NAMESPACE_COLUMNS}"
+                    ),
+                    (title, namespace_id),
+                )
+            except pg_errors.UniqueViolation as e:
+                raise errors.DuplicateNamespaceTitle() from e
+            if row is None:
+                raise errors.NamespaceNotFound()
+            return NamespaceInfo(*row)
 
     def delete_namespace(self, namespace_id: str) -> None:
-        nsid = self._nsid(namespace_id)
-        pool = self._open()
-        with pool.connection() as conn, conn.transaction():
-            # A tombstone stays so the feed can name the namespace; one feed entry with no key
-            # says "all of it".
-            conn.execute(self._sql.write_lock)
-            conn.execute(
-                self._sql.format("UPDATE {s}.namespaces SET deleted_at = %s WHERE nsid = %s"),
-                (time.time(), nsid),
-            )
-            conn.execute(self._sql.format("DELETE FROM {s}.entries WHERE nsid = %s"), (nsid,))
-            conn.execute(self._sql.feed_append, (nsid,))
-        self._nsids.pop(namespace_id, None)
+        with self._faults:
+            nsid = self._nsid(namespace_id)
+            pool = self._open()
+            with pool.connection() as conn, conn.transaction():
+                # A tombstone stays so the feed can name the namespace; one feed entry with no key
+                # says "all of it".
+                conn.execute(self._sql.write_lock)
+                conn.execute(
+                    self._sql.format("UPDATE {s}.namespaces SET deleted_at = %s WHERE nsid = %s"),
+                    (time.time(), nsid),
+                )
+                conn.execute(
+                    self._sql.format("DELETE FROM {s}.entries WHERE nsid = %s"), (nsid,)
+                )
+                conn.execute(self._sql.feed_append, (nsid,))
+            self._nsids.pop(namespace_id, None)
 
     # entries
 
@@ -257,79 +277,83 @@ class PostgresStore:
     def get(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
-        nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
-        pool = self._open()
-        with pool.connection() as conn:
-            cur = conn.execute(
-                self._sql.get, (nsid, key.encode(), self._clock()), binary=True
-            )
-            row = cur.fetchone()
-            if row is None:
-                return None
-            value, metadata, expiration, version, blob_id = row
-            return StoredEntry(
-                self._value_of(conn, value, blob_id), metadata, expiration, version
-            )
+        with self._faults:
+            nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
+            pool = self._open()
+            with pool.connection() as conn:
+                cur = conn.execute(
+                    self._sql.get, (nsid, key.encode(), self._clock()), binary=True
+                )
+                row = cur.fetchone()
+                if row is None:
+                    return None
+                value, metadata, expiration, version, blob_id = row
+                return StoredEntry(
+                    self._value_of(conn, value, blob_id), metadata, expiration, version
+                )
 
     def get_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> bytes | None:
-        nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
-        pool = self._open()
-        with pool.connection() as conn:
-            cur = conn.execute(
-                self._sql.get_value, (nsid, key.encode(), self._clock()), binary=True
-            )
-            row = cur.fetchone()
-            return None if row is None else self._value_of(conn, row[0], row[1])
+        with self._faults:
+            nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
+            pool = self._open()
+            with pool.connection() as conn:
+                cur = conn.execute(
+                    self._sql.get_value, (nsid, key.encode(), self._clock()), binary=True
+                )
+                row = cur.fetchone()
+                return None if row is None else self._value_of(conn, row[0], row[1])
 
     def get_many(
         self, namespace_id: str, keys: Sequence[str], *, cache_ttl: int | None = None
     ) -> list[StoredEntry | None]:
-        if not keys:
-            return []
-        nsid = self._nsid(namespace_id)
-        found: dict[bytes, StoredEntry] = {}
-        pool = self._open()
-        with pool.connection() as conn:
-            cur = conn.execute(
-                self._sql.get_many,
-                (nsid, [k.encode() for k in keys], self._clock()),
-                binary=True,
-            )
-            for key, value, metadata, expiration, version, blob_id in cur.fetchall():
-                found[bytes(key)] = StoredEntry(
-                    self._value_of(conn, value, blob_id), metadata, expiration, version
+        with self._faults:
+            if not keys:
+                return []
+            nsid = self._nsid(namespace_id)
+            found: dict[bytes, StoredEntry] = {}
+            pool = self._open()
+            with pool.connection() as conn:
+                cur = conn.execute(
+                    self._sql.get_many,
+                    (nsid, [k.encode() for k in keys], self._clock()),
+                    binary=True,
                 )
-        return [found.get(k.encode()) for k in keys]
+                for key, value, metadata, expiration, version, blob_id in cur.fetchall():
+                    found[bytes(key)] = StoredEntry(
+                        self._value_of(conn, value, blob_id), metadata, expiration, version
+                    )
+            return [found.get(k.encode()) for k in keys]
 
     def open_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None, chunk_size: int = CHUNK
     ) -> tuple[StoredEntry, Iterator[bytes]] | None:
-        nsid = self._nsid(namespace_id)
-        pool = self._open()
-        conn = pool.getconn()
-        try:
-            # A repeatable-read snapshot: the chunks of one version even if the key is
-            # overwritten while the caller reads, and the connection is the caller's until then.
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            cur = conn.execute(
-                self._sql.get, (nsid, key.encode(), self._clock()), binary=True
-            )
-            row = cur.fetchone()
-        except BaseException:
-            pool.putconn(conn)
-            raise
-        if row is None or row[0] is not None:
-            conn.execute("COMMIT")
-            pool.putconn(conn)
-            if row is None:
-                return None
-        value, metadata, expiration, version, blob_id = row
-        entry = StoredEntry(b"", metadata, expiration, version)
-        if value is not None:
-            return entry, chunks_of(bytes(value), chunk_size)
-        return entry, self._blob_chunks(pool, conn, blob_id, chunk_size)
+        with self._faults:
+            nsid = self._nsid(namespace_id)
+            pool = self._open()
+            conn = pool.getconn()
+            try:
+                # A repeatable-read snapshot: the chunks of one version even if the key is
+                # overwritten while the caller reads, and the connection is the caller's until then.
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cur = conn.execute(
+                    self._sql.get, (nsid, key.encode(), self._clock()), binary=True
+                )
+                row = cur.fetchone()
+            except BaseException:
+                pool.putconn(conn)
+                raise
+            if row is None or row[0] is not None:
+                conn.execute("COMMIT")
+                pool.putconn(conn)
+                if row is None:
+                    return None
+            value, metadata, expiration, version, blob_id = row
+            entry = StoredEntry(b"", metadata, expiration, version)
+            if value is not None:
+                return entry, chunks_of(bytes(value), chunk_size)
+            return entry, self._blob_chunks(pool, conn, blob_id, chunk_size)
 
     def _blob_chunks(
         self,
@@ -338,20 +362,21 @@ class PostgresStore:
         blob_id: int,
         chunk_size: int,
     ) -> Iterator[bytes]:
-        try:
-            n = 0
-            while True:
-                cur = conn.execute(self._sql.blob_chunk, (blob_id, n), binary=True)
-                row = cur.fetchone()
-                if row is None:
-                    break
-                data = memoryview(row[0])
-                for start in range(0, len(data), chunk_size):
-                    yield bytes(data[start : start + chunk_size])
-                n += 1
-            conn.execute("COMMIT")
-        finally:
-            pool.putconn(conn)
+        with self._faults:
+            try:
+                n = 0
+                while True:
+                    cur = conn.execute(self._sql.blob_chunk, (blob_id, n), binary=True)
+                    row = cur.fetchone()
+                    if row is None:
+                        break
+                    data = memoryview(row[0])
+                    for start in range(0, len(data), chunk_size):
+                        yield bytes(data[start : start + chunk_size])
+                    n += 1
+                conn.execute("COMMIT")
+            finally:
+                pool.putconn(conn)
 
     def put(
         self,
@@ -361,32 +386,33 @@ class PostgresStore:
         only_if_absent: bool = False,
         if_version: int | None = None,
     ) -> int:
-        nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
-        now = self._clock()
-        pool = self._open()
-        with pool.connection() as conn:
-            if write.size < LARGE_VALUE and isinstance(write.value, bytes):
-                row = self._put_row(
-                    conn, nsid, write, write.value, None, only_if_absent, if_version, now
-                )
-            else:
-                with conn.transaction():
-                    blob_id = self._write_blob(conn, write)
+        with self._faults:
+            nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
+            now = self._clock()
+            pool = self._open()
+            with pool.connection() as conn:
+                if write.size < LARGE_VALUE and isinstance(write.value, bytes):
                     row = self._put_row(
-                        conn, nsid, write, None, blob_id, only_if_absent, if_version, now
+                        conn, nsid, write, write.value, None, only_if_absent, if_version, now
                     )
-                    if row is None:
-                        conn.execute(
-                            self._sql.format("DELETE FROM {s}.blob_chunks WHERE blob_id = %s"),
-                            (blob_id,),
+                else:
+                    with conn.transaction():
+                        blob_id = self._write_blob(conn, write)
+                        row = self._put_row(
+                            conn, nsid, write, None, blob_id, only_if_absent, if_version, now
                         )
-        if row is None:
-            raise errors.PreconditionFailed(
-                "key already exists" if only_if_absent else "version does not match"
-            )
-        if now >= self._next_purge:
-            self._purge_some(now)
-        return int(row[0])
+                        if row is None:
+                            conn.execute(
+                                self._sql.format("DELETE FROM {s}.blob_chunks WHERE blob_id = %s"),
+                                (blob_id,),
+                            )
+            if row is None:
+                raise errors.PreconditionFailed(
+                    "key already exists" if only_if_absent else "version does not match"
+                )
+            if now >= self._next_purge:
+                self._purge_some(now)
+            return int(row[0])
 
     def _put_row(
         self,
@@ -428,33 +454,35 @@ class PostgresStore:
         return blob_id
 
     def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
-        if not writes:
-            return []
-        nsid = self._nsid(namespace_id)
-        # One row per key (the last write of a key wins, as if written in order): ON CONFLICT
-        # cannot touch a row twice in one statement. The statement writes them in key order.
-        last: dict[str, EntryWrite] = {w.key: w for w in writes}
-        keys, values, metas, exps = [], [], [], []
-        for key, w in last.items():
-            keys.append(key.encode())
-            values.append(w.value if isinstance(w.value, bytes) else w.value.read())
-            metas.append(w.metadata_json)
-            exps.append(w.expiration)
-        pool = self._open()
-        with pool.connection() as conn:
-            cur = conn.execute(self._sql.upsert_many, (nsid, keys, values, metas, exps))
-            by_key = {bytes(k).decode(): int(v) for k, v in cur.fetchall()}
-        now = self._clock()
-        if now >= self._next_purge:
-            self._purge_some(now)
-        return [by_key[w.key] for w in writes]
+        with self._faults:
+            if not writes:
+                return []
+            nsid = self._nsid(namespace_id)
+            # One row per key (the last write of a key wins, as if written in order): ON CONFLICT
+            # cannot touch a row twice in one statement. The statement writes them in key order.
+            last: dict[str, EntryWrite] = {w.key: w for w in writes}
+            keys, values, metas, exps = [], [], [], []
+            for key, w in last.items():
+                keys.append(key.encode())
+                values.append(w.value if isinstance(w.value, bytes) else w.value.read())
+                metas.append(w.metadata_json)
+                exps.append(w.expiration)
+            pool = self._open()
+            with pool.connection() as conn:
+                cur = conn.execute(self._sql.upsert_many, (nsid, keys, values, metas, exps))
+                by_key = {bytes(k).decode(): int(v) for k, v in cur.fetchall()}
+            now = self._clock()
+            if now >= self._next_purge:
+                self._purge_some(now)
+            return [by_key[w.key] for w in writes]
 
     def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
-        nsid = self._nsid(namespace_id)
-        pool = self._open()
-        with pool.connection() as conn, conn.transaction():
-            conn.execute(self._sql.write_lock)
-            conn.execute(self._sql.delete_many, (nsid, [k.encode() for k in keys], nsid))
+        with self._faults:
+            nsid = self._nsid(namespace_id)
+            pool = self._open()
+            with pool.connection() as conn, conn.transaction():
+                conn.execute(self._sql.write_lock)
+                conn.execute(self._sql.delete_many, (nsid, [k.encode() for k in keys], nsid))
 
     def list_keys(
         self,
@@ -465,76 +493,82 @@ class PostgresStore:
         *,
         cache_ttl: int | None = None,
     ) -> KeyPage:
-        nsid = self._nsid(namespace_id)
-        inclusive = start_after is None or start_after.encode() < prefix.encode()
-        upper = prefix_upper_bound(prefix) if prefix else None
-        params: list[object] = [nsid, (prefix if inclusive else start_after or "").encode()]
-        if upper is not None:
-            params.append(upper.encode())
-        params += [self._clock(), limit + 1]
-        rows = self._all(self._sql.list_keys(inclusive, upper is not None), params)
-        complete = len(rows) <= limit
-        keys = [KeyInfo(bytes(k).decode(), exp, meta) for k, exp, meta in rows[:limit]]
-        return KeyPage(keys, complete)
+        with self._faults:
+            nsid = self._nsid(namespace_id)
+            inclusive = start_after is None or start_after.encode() < prefix.encode()
+            upper = prefix_upper_bound(prefix) if prefix else None
+            params: list[object] = [nsid, (prefix if inclusive else start_after or "").encode()]
+            if upper is not None:
+                params.append(upper.encode())
+            params += [self._clock(), limit + 1]
+            rows = self._all(self._sql.list_keys(inclusive, upper is not None), params)
+            complete = len(rows) <= limit
+            keys = [KeyInfo(bytes(k).decode(), exp, meta) for k, exp, meta in rows[:limit]]
+            return KeyPage(keys, complete)
 
     def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
-        params = {
-            "nsid": self._nsid(namespace_id),
-            "key": key.encode(),
-            "by": by,
-            "exp": expiration,
-            "now": self._clock(),
-        }
-        try:
-            row = self._one(self._sql.incr, params)
-        except (pg_errors.NumericValueOutOfRange, pg_errors.InvalidTextRepresentation) as e:
-            raise errors.BadRequest(NOT_AN_INTEGER) from e
-        if row is None:
-            raise errors.BadRequest(NOT_AN_INTEGER)
-        return int(row[0])
+        with self._faults:
+            params = {
+                "nsid": self._nsid(namespace_id),
+                "key": key.encode(),
+                "by": by,
+                "exp": expiration,
+                "now": self._clock(),
+            }
+            try:
+                row = self._one(self._sql.incr, params)
+            except (pg_errors.NumericValueOutOfRange, pg_errors.InvalidTextRepresentation) as e:
+                raise errors.BadRequest(NOT_AN_INTEGER) from e
+            if row is None:
+                raise errors.BadRequest(NOT_AN_INTEGER)
+            return int(row[0])
 
     # change feed and housekeeping
 
     def feed_position(self) -> str:
-        return int_position(int((self._one(self._sql.last_seq))[0]))
+        with self._faults:
+            return int_position(int((self._one(self._sql.last_seq))[0]))
 
     def changes(
         self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
     ) -> FeedPage:
-        since = parse_int_position(position)
-        pool = self._open()
-        with pool.connection() as conn, conn.transaction():
-            # Exclusive for the moment of the read: every write that drew a number has ended.
-            conn.execute(self._sql.feed_lock)
-            cur = conn.execute(self._sql.changes, (since, limit), binary=True)
-            rows = cur.fetchall()
-            cur = conn.execute(self._sql.feed_bounds)
-            purged, newest = cur.fetchone()  # type: ignore[misc]
-        found = [
-            Change(seq, ns, None if key is None else bytes(key).decode(), at)
-            for seq, ns, key, at in rows
-        ]
-        behind = position is not None and (since < purged or since > newest)
-        last = found[-1].seq if found else max(since, 0)
-        return FeedPage(found, int_position(last), behind)
+        with self._faults:
+            since = parse_int_position(position)
+            pool = self._open()
+            with pool.connection() as conn, conn.transaction():
+                # Exclusive for the moment of the read: every write that drew a number has ended.
+                conn.execute(self._sql.feed_lock)
+                cur = conn.execute(self._sql.changes, (since, limit), binary=True)
+                rows = cur.fetchall()
+                cur = conn.execute(self._sql.feed_bounds)
+                purged, newest = cur.fetchone()  # type: ignore[misc]
+            found = [
+                Change(seq, ns, None if key is None else bytes(key).decode(), at)
+                for seq, ns, key, at in rows
+            ]
+            behind = position is not None and (since < purged or since > newest)
+            last = found[-1].seq if found else max(since, 0)
+            return FeedPage(found, int_position(last), behind)
 
     def wait_for_changes(self, position: str | None, seconds: float) -> bool:
-        since = parse_int_position(position)
-        pool = self._open()
-        with pool.connection() as conn:
-            conn.execute(f"LISTEN {postgres_schema.quote_ident(self._sql.channel)}")
-            try:
-                cur = conn.execute(self._sql.last_seq)
-                if int((cur.fetchone())[0]) > since:  # type: ignore[index]
-                    return True
-                for _ in conn.notifies(timeout=seconds, stop_after=1):
-                    return True
-                return False
-            finally:
-                conn.execute("UNLISTEN *")
+        with self._faults:
+            since = parse_int_position(position)
+            pool = self._open()
+            with pool.connection() as conn:
+                conn.execute(f"LISTEN {postgres_schema.quote_ident(self._sql.channel)}")
+                try:
+                    cur = conn.execute(self._sql.last_seq)
+                    if int((cur.fetchone())[0]) > since:  # type: ignore[index]
+                        return True
+                    for _ in conn.notifies(timeout=seconds, stop_after=1):
+                        return True
+                    return False
+                finally:
+                    conn.execute("UNLISTEN *")
 
     def purge_expired(self, limit: int = 1000) -> int:
-        return self._purge_some(self._clock(), limit)
+        with self._faults:
+            return self._purge_some(self._clock(), limit)
 
     def _purge_some(self, now: float, limit: int = 256) -> int:
         self._next_purge = now + self._purge_interval
@@ -549,4 +583,5 @@ class PostgresStore:
         return purged
 
     def close(self) -> None:
-        self._pool.close()
+        with self._faults:
+            self._pool.close()

@@ -35,8 +35,10 @@ from edgekv.model import (
     StoredEntry,
 )
 from edgekv.stores._async.protocol import Direction, NamespaceOrder, chunks_of
+from edgekv.stores.capabilities import Capabilities
 from edgekv.stores.positions import parse_stream_position, stream_id_key, stream_position
 from edgekv.stores.redis import scripts as lua
+from edgekv.stores.redis.faults import RedisFaults
 from edgekv.stores.redis.nodes import AsyncNodeClient
 
 LARGE_VALUE = 1 << 20  # values this large are kept in a blob key, moved in chunks
@@ -96,6 +98,16 @@ def _framed(units: list[_Unit]) -> bytes:
 class AsyncRedisStore:
     """A central store in Redis 7 or a Redis Cluster; see docs/stores.md for the settings."""
 
+    capabilities = Capabilities(
+        group_commit=False,  # concurrent puts are batched per master by put itself
+        change_feed=True,
+        ordered_feed=False,  # a stream per bucket: each key's changes in order
+        exclude_own=True,  # a feed entry carries its writer's origin
+        conditional_writes=True,
+        incr=True,
+        versions=True,
+    )
+
     def __init__(
         self,
         url: str,
@@ -106,6 +118,7 @@ class AsyncRedisStore:
         feed_retention: float | None = None,
         expiry_grace: int | None = None,
     ) -> None:
+        self._faults = RedisFaults(log)
         base, options = split_url(url)
         scheme = base.split(":", 1)[0].lower()
         self.keys = lua.Keys(prefix or options.get("prefix") or "edgekv")
@@ -221,20 +234,23 @@ class AsyncRedisStore:
     async def create_namespace(
         self, title: str, account_id: str, namespace_id: str | None = None
     ) -> NamespaceInfo:
-        await self._ready()
-        chosen = namespace_id or uuid.uuid4().hex
-        # Deleted before `gone` was kept: such an id is still in the buckets' deleted sets.
-        if namespace_id is not None and await self.client.sismember(self.keys.deleted(0), chosen):
-            raise errors.NamespaceIdTaken.of(chosen, deleted=True)
-        record = json.dumps({"title": title, "account_id": account_id})
-        keys = [self.keys.namespaces, self.keys.titles, self.keys.gone]
-        done = await self._create(keys=keys, args=[chosen, f"{account_id}\n{title}", record])
-        if done in (-1, -2):
-            raise errors.NamespaceIdTaken.of(chosen, deleted=done == -2)
-        if not done:
-            raise errors.DuplicateNamespaceTitle()
-        self._known.add(chosen)
-        return NamespaceInfo(chosen, title, account_id)
+        with self._faults:
+            await self._ready()
+            chosen = namespace_id or uuid.uuid4().hex
+            # Deleted before `gone` was kept: such an id is still in the buckets' deleted sets.
+            if namespace_id is not None and await self.client.sismember(
+                self.keys.deleted(0), chosen
+            ):
+                raise errors.NamespaceIdTaken.of(chosen, deleted=True)
+            record = json.dumps({"title": title, "account_id": account_id})
+            keys = [self.keys.namespaces, self.keys.titles, self.keys.gone]
+            done = await self._create(keys=keys, args=[chosen, f"{account_id}\n{title}", record])
+            if done in (-1, -2):
+                raise errors.NamespaceIdTaken.of(chosen, deleted=done == -2)
+            if not done:
+                raise errors.DuplicateNamespaceTitle()
+            self._known.add(chosen)
+            return NamespaceInfo(chosen, title, account_id)
 
     async def _all_namespaces(self) -> list[NamespaceInfo]:
         found = await self.client.hgetall(self.keys.namespaces)
@@ -253,69 +269,74 @@ class AsyncRedisStore:
         offset: int = 0,
         limit: int = 20,
     ) -> NamespacePage:
-        found = [
-            n
-            for n in await self._all_namespaces()
-            if account_id is None or n.account_id == account_id
-        ]
-        if order == "title":
-            found.sort(key=lambda n: (n.title.encode(), n.id), reverse=direction == "desc")
-        else:
-            found.sort(key=lambda n: n.id, reverse=direction == "desc")
-        return NamespacePage(found[offset : offset + limit], len(found))
+        with self._faults:
+            found = [
+                n
+                for n in await self._all_namespaces()
+                if account_id is None or n.account_id == account_id
+            ]
+            if order == "title":
+                found.sort(key=lambda n: (n.title.encode(), n.id), reverse=direction == "desc")
+            else:
+                found.sort(key=lambda n: n.id, reverse=direction == "desc")
+            return NamespacePage(found[offset : offset + limit], len(found))
 
     async def get_namespace(self, namespace_id: str) -> NamespaceInfo:
-        raw = await self.client.hget(self.keys.namespaces, namespace_id)
-        if raw is None:
-            raise errors.NamespaceNotFound()
-        record = json.loads(raw)
-        return NamespaceInfo(namespace_id, record["title"], record["account_id"])
+        with self._faults:
+            raw = await self.client.hget(self.keys.namespaces, namespace_id)
+            if raw is None:
+                raise errors.NamespaceNotFound()
+            record = json.loads(raw)
+            return NamespaceInfo(namespace_id, record["title"], record["account_id"])
 
     async def find_namespace(self, account_id: str, title: str) -> NamespaceInfo:
-        raw = await self.client.hget(self.keys.titles, f"{account_id}\n{title}")
-        if raw is None:
-            raise errors.NamespaceNotFound()
-        return await self.get_namespace(raw.decode())
+        with self._faults:
+            raw = await self.client.hget(self.keys.titles, f"{account_id}\n{title}")
+            if raw is None:
+                raise errors.NamespaceNotFound()
+            return await self.get_namespace(raw.decode())
 
     async def rename_namespace(self, namespace_id: str, title: str) -> NamespaceInfo:
-        info = await self.get_namespace(namespace_id)
-        record = json.dumps({"title": title, "account_id": info.account_id})
-        done = await self._rename(
-            keys=[self.keys.namespaces, self.keys.titles],
-            args=[
-                namespace_id,
-                f"{info.account_id}\n{info.title}",
-                f"{info.account_id}\n{title}",
-                record,
-            ],
-        )
-        if done == 0:
-            raise errors.NamespaceNotFound()
-        if done == -1:
-            raise errors.DuplicateNamespaceTitle()
-        return NamespaceInfo(namespace_id, title, info.account_id)
+        with self._faults:
+            info = await self.get_namespace(namespace_id)
+            record = json.dumps({"title": title, "account_id": info.account_id})
+            done = await self._rename(
+                keys=[self.keys.namespaces, self.keys.titles],
+                args=[
+                    namespace_id,
+                    f"{info.account_id}\n{info.title}",
+                    f"{info.account_id}\n{title}",
+                    record,
+                ],
+            )
+            if done == 0:
+                raise errors.NamespaceNotFound()
+            if done == -1:
+                raise errors.DuplicateNamespaceTitle()
+            return NamespaceInfo(namespace_id, title, info.account_id)
 
     async def delete_namespace(self, namespace_id: str) -> None:
-        buckets = await self._ready()
-        info = await self.get_namespace(namespace_id)
-        keys = [self.keys.namespaces, self.keys.titles, self.keys.gone]
-        if not await self._remove(
-            keys=keys, args=[namespace_id, f"{info.account_id}\n{info.title}"]
-        ):
-            raise errors.NamespaceNotFound()
-        self._known.discard(namespace_id)
-        # Each bucket first marks the namespace deleted (no write lands there after), then
-        # drops its entries a slice at a time; one feed entry with no key says "all of it".
-        for b in range(buckets):
-            prefix = self.keys.entry_prefix(b, namespace_id)
-            while await self._drop(
-                keys=[self.keys.index(b, namespace_id), self.keys.deleted(b)],
-                args=[namespace_id, prefix],
+        with self._faults:
+            buckets = await self._ready()
+            info = await self.get_namespace(namespace_id)
+            keys = [self.keys.namespaces, self.keys.titles, self.keys.gone]
+            if not await self._remove(
+                keys=keys, args=[namespace_id, f"{info.account_id}\n{info.title}"]
             ):
-                pass
-        await self._feed_namespace(
-            keys=self.keys.bucket_keys(0, namespace_id), args=self._args(namespace_id)
-        )
+                raise errors.NamespaceNotFound()
+            self._known.discard(namespace_id)
+            # Each bucket first marks the namespace deleted (no write lands there after), then
+            # drops its entries a slice at a time; one feed entry with no key says "all of it".
+            for b in range(buckets):
+                prefix = self.keys.entry_prefix(b, namespace_id)
+                while await self._drop(
+                    keys=[self.keys.index(b, namespace_id), self.keys.deleted(b)],
+                    args=[namespace_id, prefix],
+                ):
+                    pass
+            await self._feed_namespace(
+                keys=self.keys.bucket_keys(0, namespace_id), args=self._args(namespace_id)
+            )
 
     # entries
 
@@ -337,14 +358,15 @@ class AsyncRedisStore:
     async def get(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
-        if namespace_id not in self._known or not self.buckets:
-            await self._open(namespace_id)
-        b, name = self._where(namespace_id, key)
-        fields = await self.client.hmget(name, ["v", "b", "x", "m", "n"])
-        entry = self._entry(b, fields, self._clock())
-        if entry is not None and fields[1] is not None:
-            entry.value = await self._blob(fields[1])
-        return entry
+        with self._faults:
+            if namespace_id not in self._known or not self.buckets:
+                await self._open(namespace_id)
+            b, name = self._where(namespace_id, key)
+            fields = await self.client.hmget(name, ["v", "b", "x", "m", "n"])
+            entry = self._entry(b, fields, self._clock())
+            if entry is not None and fields[1] is not None:
+                entry.value = await self._blob(fields[1])
+            return entry
 
     async def _blob(self, name: bytes) -> bytes:
         value = await self.client.get(name)
@@ -355,54 +377,58 @@ class AsyncRedisStore:
     async def get_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> bytes | None:
-        entry = await self.get(namespace_id, key)
-        return None if entry is None else entry.value
+        with self._faults:
+            entry = await self.get(namespace_id, key)
+            return None if entry is None else entry.value
 
     async def get_many(
         self, namespace_id: str, keys: Sequence[str], *, cache_ttl: int | None = None
     ) -> list[StoredEntry | None]:
-        if namespace_id not in self._known or not self.buckets:
-            await self._open(namespace_id)
-        pipe = self.client.pipeline(transaction=False)
-        places = [self._where(namespace_id, k) for k in keys]
-        for _, name in places:
-            pipe.hmget(name, ["v", "b", "x", "m", "n"])
-        now = self._clock()
-        out: list[StoredEntry | None] = []
-        for (b, _), fields in zip(places, await pipe.execute(), strict=True):
-            entry = self._entry(b, fields, now)
-            if entry is not None and fields[1] is not None:
-                entry.value = await self._blob(fields[1])
-            out.append(entry)
-        return out
+        with self._faults:
+            if namespace_id not in self._known or not self.buckets:
+                await self._open(namespace_id)
+            pipe = self.client.pipeline(transaction=False)
+            places = [self._where(namespace_id, k) for k in keys]
+            for _, name in places:
+                pipe.hmget(name, ["v", "b", "x", "m", "n"])
+            now = self._clock()
+            out: list[StoredEntry | None] = []
+            for (b, _), fields in zip(places, await pipe.execute(), strict=True):
+                entry = self._entry(b, fields, now)
+                if entry is not None and fields[1] is not None:
+                    entry.value = await self._blob(fields[1])
+                out.append(entry)
+            return out
 
     async def open_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None, chunk_size: int = CHUNK
     ) -> tuple[StoredEntry, AsyncIterator[bytes]] | None:
-        if namespace_id not in self._known or not self.buckets:
-            await self._open(namespace_id)
-        b, name = self._where(namespace_id, key)
-        fields = await self.client.hmget(name, ["v", "b", "x", "m", "n"])
-        entry = self._entry(b, fields, self._clock())
-        if entry is None:
-            return None
-        if fields[1] is None:
-            value, entry.value = entry.value, b""
-            return entry, chunks_of(value, chunk_size)
-        size = await self.client.strlen(fields[1])
-        return entry, self._blob_chunks(fields[1], size, chunk_size)
+        with self._faults:
+            if namespace_id not in self._known or not self.buckets:
+                await self._open(namespace_id)
+            b, name = self._where(namespace_id, key)
+            fields = await self.client.hmget(name, ["v", "b", "x", "m", "n"])
+            entry = self._entry(b, fields, self._clock())
+            if entry is None:
+                return None
+            if fields[1] is None:
+                value, entry.value = entry.value, b""
+                return entry, chunks_of(value, chunk_size)
+            size = await self.client.strlen(fields[1])
+            return entry, self._blob_chunks(fields[1], size, chunk_size)
 
     async def _blob_chunks(self, name: bytes, size: int, chunk_size: int) -> AsyncIterator[bytes]:
-        # An overwritten blob lives on for a minute (see scripts.py), long enough to finish.
-        start = 0
-        while start < size:
-            part = await self.client.getrange(name, start, min(start + CHUNK, size) - 1)
-            if not part:
-                raise errors.StoreUnavailable("a large value vanished while it was read; retry")
-            view = memoryview(part)
-            for at in range(0, len(view), chunk_size):
-                yield bytes(view[at : at + chunk_size])
-            start += len(part)
+        with self._faults:
+            # An overwritten blob lives on for a minute (see scripts.py), long enough to finish.
+            start = 0
+            while start < size:
+                part = await self.client.getrange(name, start, min(start + CHUNK, size) - 1)
+                if not part:
+                    raise errors.StoreUnavailable("a large value vanished while it was read; retry")
+                view = memoryview(part)
+                for at in range(0, len(view), chunk_size):
+                    yield bytes(view[at : at + chunk_size])
+                start += len(part)
 
     async def put(
         self,
@@ -412,33 +438,34 @@ class AsyncRedisStore:
         only_if_absent: bool = False,
         if_version: int | None = None,
     ) -> int:
-        if namespace_id not in self._known or not self.buckets:
-            await self._open(namespace_id)
-        b, name = self._where(namespace_id, write.key)
-        mode, expected = "", ""
-        if only_if_absent:
-            mode = "absent"
-        elif if_version is not None:
-            stamp, bucket = lua.stamp_of(if_version)
-            if bucket != b:
-                raise errors.PreconditionFailed("version does not match")
-            mode, expected = "version", str(stamp)
-        if write.size < LARGE_VALUE and isinstance(write.value, bytes):
-            value: bytes | str = write.value
-            is_blob = "0"
-        else:
-            value, is_blob = await self._write_blob(b, write), "1"
-        exp = "" if write.expiration is None else write.expiration
-        fields = [write.key, mode, expected, value, is_blob, write.metadata_json or "", exp]
-        # Concurrent puts to one master share a script: one round trip for all the puts that
-        # came while its previous script ran, instead of one each (the client's cost per call
-        # dominates a put's).
-        version = await self._batch_of(b).submit(_Put(namespace_id, b, name, fields))
-        if version is None:
-            raise errors.PreconditionFailed(
-                "key already exists" if only_if_absent else "version does not match"
-            )
-        return version
+        with self._faults:
+            if namespace_id not in self._known or not self.buckets:
+                await self._open(namespace_id)
+            b, name = self._where(namespace_id, write.key)
+            mode, expected = "", ""
+            if only_if_absent:
+                mode = "absent"
+            elif if_version is not None:
+                stamp, bucket = lua.stamp_of(if_version)
+                if bucket != b:
+                    raise errors.PreconditionFailed("version does not match")
+                mode, expected = "version", str(stamp)
+            if write.size < LARGE_VALUE and isinstance(write.value, bytes):
+                value: bytes | str = write.value
+                is_blob = "0"
+            else:
+                value, is_blob = await self._write_blob(b, write), "1"
+            exp = "" if write.expiration is None else write.expiration
+            fields = [write.key, mode, expected, value, is_blob, write.metadata_json or "", exp]
+            # Concurrent puts to one master share a script: one round trip for all the puts that
+            # came while its previous script ran, instead of one each (the client's cost per call
+            # dominates a put's).
+            version = await self._batch_of(b).submit(_Put(namespace_id, b, name, fields))
+            if version is None:
+                raise errors.PreconditionFailed(
+                    "key already exists" if only_if_absent else "version does not match"
+                )
+            return version
 
     def _batch_of(self, b: int) -> AsyncBatch[_Put, int | None]:
         """The batch of the node that holds bucket b, as the client's map of the cluster
@@ -491,24 +518,30 @@ class AsyncRedisStore:
         return name
 
     async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
-        if namespace_id not in self._known or not self.buckets:
-            await self._open(namespace_id)
-        puts = []
-        for w in writes:
-            b, name = self._where(namespace_id, w.key)
-            value = w.value if isinstance(w.value, bytes) else w.value.read()
-            exp = "" if w.expiration is None else w.expiration
-            puts.append(
-                _Put(namespace_id, b, name, [w.key, "", "", value, "0", w.metadata_json or "", exp])
-            )
-        versions = []
-        # Node after node, in order of first key: the feed lists a bulk write in its order.
-        for result in await self._write(puts, in_order=True):
-            if isinstance(result, Exception):
-                raise result
-            assert result is not None  # unconditional
-            versions.append(result)
-        return versions
+        with self._faults:
+            if namespace_id not in self._known or not self.buckets:
+                await self._open(namespace_id)
+            puts = []
+            for w in writes:
+                b, name = self._where(namespace_id, w.key)
+                value = w.value if isinstance(w.value, bytes) else w.value.read()
+                exp = "" if w.expiration is None else w.expiration
+                puts.append(
+                    _Put(
+                        namespace_id,
+                        b,
+                        name,
+                        [w.key, "", "", value, "0", w.metadata_json or "", exp],
+                    )
+                )
+            versions = []
+            # Node after node, in order of first key: the feed lists a bulk write in its order.
+            for result in await self._write(puts, in_order=True):
+                if isinstance(result, Exception):
+                    raise result
+                assert result is not None  # unconditional
+                versions.append(result)
+            return versions
 
     async def _write_batch(self, puts: list[_Put]) -> list[int | Exception | None]:
         """A batch's puts: one node's, as `_batch_of` grouped them."""
@@ -659,20 +692,21 @@ class AsyncRedisStore:
         return groups
 
     async def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
-        if namespace_id not in self._known or not self.buckets:
-            await self._open(namespace_id)
-        for b, indexes in self._by_bucket(keys).items():
-            for start in range(0, len(indexes), 500):
-                part = [keys[i] for i in indexes[start : start + 500]]
-                await self._run(
-                    self._delete_many,
-                    [
-                        *self.keys.bucket_keys(b, namespace_id),
-                        *(self.keys.entry(b, namespace_id, k) for k in part),
-                    ],
-                    [*self._args(namespace_id), *part],
-                    namespace_id,
-                )
+        with self._faults:
+            if namespace_id not in self._known or not self.buckets:
+                await self._open(namespace_id)
+            for b, indexes in self._by_bucket(keys).items():
+                for start in range(0, len(indexes), 500):
+                    part = [keys[i] for i in indexes[start : start + 500]]
+                    await self._run(
+                        self._delete_many,
+                        [
+                            *self.keys.bucket_keys(b, namespace_id),
+                            *(self.keys.entry(b, namespace_id, k) for k in part),
+                        ],
+                        [*self._args(namespace_id), *part],
+                        namespace_id,
+                    )
 
     async def list_keys(
         self,
@@ -683,52 +717,54 @@ class AsyncRedisStore:
         *,
         cache_ttl: int | None = None,
     ) -> KeyPage:
-        if namespace_id not in self._known or not self.buckets:
-            await self._open(namespace_id)
-        buckets = self.buckets
-        low = b"[" + prefix.encode()
-        if start_after is not None and start_after.encode() >= prefix.encode():
-            low = b"(" + start_after.encode()
-        upper = prefix_upper_bound(prefix) if prefix else None
-        high = b"+" if upper is None else b"(" + upper.encode()
-        now, want = repr(self._clock()), limit + 1
-        found: list[tuple[bytes, bytes, bytes]] = []
-        # Each bucket gives its first `want` live keys; the page is the first `limit` of all.
-        for b in range(buckets):
-            index = self.keys.index(b, namespace_id)
-            entry_prefix = self.keys.entry_prefix(b, namespace_id)
-            lower, got = low, 0
-            while True:
-                reply = await self._list(
-                    keys=[index], args=[lower, high, want - got, now, entry_prefix, 2000]
-                )
-                exhausted, last, rest = reply[0], reply[1], reply[2:]
-                for i in range(0, len(rest), 3):
-                    found.append((rest[i], rest[i + 1], rest[i + 2]))
-                got += len(rest) // 3
-                if exhausted or got >= want:
-                    break
-                lower = b"(" + last
-        found.sort(key=lambda item: item[0])
-        keys = [
-            KeyInfo(k.decode(), int(x) if x else None, m.decode() if m else None)
-            for k, x, m in found[:limit]
-        ]
-        return KeyPage(keys, len(found) <= limit)
+        with self._faults:
+            if namespace_id not in self._known or not self.buckets:
+                await self._open(namespace_id)
+            buckets = self.buckets
+            low = b"[" + prefix.encode()
+            if start_after is not None and start_after.encode() >= prefix.encode():
+                low = b"(" + start_after.encode()
+            upper = prefix_upper_bound(prefix) if prefix else None
+            high = b"+" if upper is None else b"(" + upper.encode()
+            now, want = repr(self._clock()), limit + 1
+            found: list[tuple[bytes, bytes, bytes]] = []
+            # Each bucket gives its first `want` live keys; the page is the first `limit` of all.
+            for b in range(buckets):
+                index = self.keys.index(b, namespace_id)
+                entry_prefix = self.keys.entry_prefix(b, namespace_id)
+                lower, got = low, 0
+                while True:
+                    reply = await self._list(
+                        keys=[index], args=[lower, high, want - got, now, entry_prefix, 2000]
+                    )
+                    exhausted, last, rest = reply[0], reply[1], reply[2:]
+                    for i in range(0, len(rest), 3):
+                        found.append((rest[i], rest[i + 1], rest[i + 2]))
+                    got += len(rest) // 3
+                    if exhausted or got >= want:
+                        break
+                    lower = b"(" + last
+            found.sort(key=lambda item: item[0])
+            keys = [
+                KeyInfo(k.decode(), int(x) if x else None, m.decode() if m else None)
+                for k, x, m in found[:limit]
+            ]
+            return KeyPage(keys, len(found) <= limit)
 
     async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
-        if namespace_id not in self._known or not self.buckets:
-            await self._open(namespace_id)
-        b, name = self._where(namespace_id, key)
-        if not -(1 << 63) <= by < 1 << 63:
-            raise errors.BadRequest(NOT_AN_INTEGER)
-        value = await self._run(
-            self._incr,
-            [*self.keys.bucket_keys(b, namespace_id), name],
-            [*self._args(namespace_id), key, by, "" if expiration is None else expiration],
-            namespace_id,
-        )
-        return int(value)
+        with self._faults:
+            if namespace_id not in self._known or not self.buckets:
+                await self._open(namespace_id)
+            b, name = self._where(namespace_id, key)
+            if not -(1 << 63) <= by < 1 << 63:
+                raise errors.BadRequest(NOT_AN_INTEGER)
+            value = await self._run(
+                self._incr,
+                [*self.keys.bucket_keys(b, namespace_id), name],
+                [*self._args(namespace_id), key, by, "" if expiration is None else expiration],
+                namespace_id,
+            )
+            return int(value)
 
     # change feed and housekeeping
 
@@ -748,9 +784,10 @@ class AsyncRedisStore:
         return replies
 
     async def feed_position(self) -> str:
-        buckets = await self._ready()
-        replies = await self._read_feeds(["0-0"] * buckets, 0)
-        return stream_position([reply[1].decode() for reply in replies])
+        with self._faults:
+            buckets = await self._ready()
+            replies = await self._read_feeds(["0-0"] * buckets, 0)
+            return stream_position([reply[1].decode() for reply in replies])
 
     def _parse_position(self, position: str | None, buckets: int) -> tuple[list[str], list[Id]]:
         """The ids of a position and their (ms, seq): the position a follower passes is the
@@ -764,75 +801,79 @@ class AsyncRedisStore:
     async def changes(
         self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
     ) -> FeedPage:
-        buckets = await self._ready()
-        ids, mine = self._parse_position(position, buckets)
-        replies = await self._read_feeds(ids, limit, skip=self._origin if exclude_own else "")
-        behind = False
-        # (stamp, bucket, change): unique without the change, so plain tuple order. Every edge
-        # reads every change, so this loop is written for speed. The ids the scripts give
-        # are `<stamp>-0` (the write scripts choose them).
-        merged: list[tuple[int, int, Change]] = []
-        namespaces: dict[bytes, str] = {}
-        last_read: dict[int, bytes] = {}
-        left_out = 0
-        for b, (exists, last, trimmed, read, in_namespace, keys, to, skipped) in enumerate(replies):
-            if position is not None and (
-                (int(trimmed[:-2]), 0) > mine[b]
-                or mine[b] > (int(last[:-2]), 0)
-                or (not exists and ids[b] != "0-0")
+        with self._faults:
+            buckets = await self._ready()
+            ids, mine = self._parse_position(position, buckets)
+            replies = await self._read_feeds(ids, limit, skip=self._origin if exclude_own else "")
+            behind = False
+            # (stamp, bucket, change): unique without the change, so plain tuple order. Every edge
+            # reads every change, so this loop is written for speed. The ids the scripts give
+            # are `<stamp>-0` (the write scripts choose them).
+            merged: list[tuple[int, int, Change]] = []
+            namespaces: dict[bytes, str] = {}
+            last_read: dict[int, bytes] = {}
+            left_out = 0
+            for b, (exists, last, trimmed, read, in_namespace, keys, to, skipped) in enumerate(
+                replies
             ):
-                behind = True
-            if to:
-                last_read[b] = to
-                left_out += skipped
-            if not read:
-                continue
-            for stream_id, raw_ns, raw_key in zip(read, in_namespace, keys, strict=True):
-                stamp = int(stream_id[:-2])
-                nsid = namespaces.get(raw_ns)
-                if nsid is None:
-                    nsid = namespaces[raw_ns] = raw_ns.decode()
-                key = None if raw_key is None else raw_key.decode()
-                change = Change((stamp << lua.BUCKET_BITS) | b, nsid, key, stamp / 1e6)
-                merged.append((stamp, b, change))
-        merged.sort()
-        read_to = list(mine)
-        if len(merged) <= limit:
-            for b, stream_id in last_read.items():
-                ids[b] = stream_id.decode()
-                read_to[b] = (int(stream_id[:-2]), 0)
-        else:
-            del merged[limit:]
-            for stamp, b, _ in merged:
-                ids[b] = f"{stamp}-0"
-                read_to[b] = (stamp, 0)
-        new = stream_position(ids)
-        self._last_position = (new, ids, read_to)
-        return FeedPage([c for _, _, c in merged], new, behind, left_out)
+                if position is not None and (
+                    (int(trimmed[:-2]), 0) > mine[b]
+                    or mine[b] > (int(last[:-2]), 0)
+                    or (not exists and ids[b] != "0-0")
+                ):
+                    behind = True
+                if to:
+                    last_read[b] = to
+                    left_out += skipped
+                if not read:
+                    continue
+                for stream_id, raw_ns, raw_key in zip(read, in_namespace, keys, strict=True):
+                    stamp = int(stream_id[:-2])
+                    nsid = namespaces.get(raw_ns)
+                    if nsid is None:
+                        nsid = namespaces[raw_ns] = raw_ns.decode()
+                    key = None if raw_key is None else raw_key.decode()
+                    change = Change((stamp << lua.BUCKET_BITS) | b, nsid, key, stamp / 1e6)
+                    merged.append((stamp, b, change))
+            merged.sort()
+            read_to = list(mine)
+            if len(merged) <= limit:
+                for b, stream_id in last_read.items():
+                    ids[b] = stream_id.decode()
+                    read_to[b] = (int(stream_id[:-2]), 0)
+            else:
+                del merged[limit:]
+                for stamp, b, _ in merged:
+                    ids[b] = f"{stamp}-0"
+                    read_to[b] = (stamp, 0)
+            new = stream_position(ids)
+            self._last_position = (new, ids, read_to)
+            return FeedPage([c for _, _, c in merged], new, behind, left_out)
 
     async def wait_for_changes(self, position: str | None, seconds: float) -> bool:
-        if self._waiting.locked():
-            # Another caller holds the kept subscription (a second edge, a long poll over
-            # REST): wait on a subscription of this call's own rather than queue behind it.
-            pubsub = self._signals.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.keys.channel)
-                return await self._wait_subscribed(pubsub, position, seconds)
-            finally:
-                await pubsub.aclose()
-        async with self._waiting:
-            try:
-                if self._pubsub is None:
-                    # Subscribed once and kept: writes publish only while someone waits, so a
-                    # write load sends no messages. (Unsubscribing between waits raced with
-                    # redis-py's bookkeeping: a late unsubscribe confirmation undid the next
-                    # subscribe, and a wait slept out its time unsignalled.)
-                    self._pubsub = self._signals.pubsub(ignore_subscribe_messages=True)
-                    await self._pubsub.subscribe(self.keys.channel)
-                return await self._wait_subscribed(self._pubsub, position, seconds)
-            except (redis.exceptions.ConnectionError, OSError):
-                await self._drop_subscription()
-                raise
+        with self._faults:
+            if self._waiting.locked():
+                # Another caller holds the kept subscription (a second edge, a long poll over
+                # REST): wait on a subscription of this call's own rather than queue behind it.
+                pubsub = self._signals.pubsub(ignore_subscribe_messages=True)
+                try:
+                    await pubsub.subscribe(self.keys.channel)
+                    return await self._wait_subscribed(pubsub, position, seconds)
+                finally:
+                    await pubsub.aclose()
+            async with self._waiting:
+                try:
+                    if self._pubsub is None:
+                        # Subscribed once and kept: writes publish only while someone waits, so a
+                        # write load sends no messages. (Unsubscribing between waits raced with
+                        # redis-py's bookkeeping: a late unsubscribe confirmation undid the next
+                        # subscribe, and a wait slept out its time unsignalled.)
+                        self._pubsub = self._signals.pubsub(ignore_subscribe_messages=True)
+                        await self._pubsub.subscribe(self.keys.channel)
+                    return await self._wait_subscribed(self._pubsub, position, seconds)
+                except (redis.exceptions.ConnectionError, OSError):
+                    await self._drop_subscription()
+                    raise
 
     async def _wait_subscribed(self, pubsub: Any, position: str | None, seconds: float) -> bool:
         # Subscribed first, then looked, asking the next write to each bucket to publish
@@ -867,8 +908,9 @@ class AsyncRedisStore:
         return 0
 
     async def aclose(self) -> None:
-        await self._nodes.aclose()
-        await self._drop_subscription()
-        if self._signals is not self.client:
-            await self._signals.aclose()
-        await self.client.aclose()
+        with self._faults:
+            await self._nodes.aclose()
+            await self._drop_subscription()
+            if self._signals is not self.client:
+                await self._signals.aclose()
+            await self.client.aclose()

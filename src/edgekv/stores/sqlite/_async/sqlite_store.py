@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
 import tempfile
@@ -32,22 +33,32 @@ from edgekv.model import (
 )
 from edgekv.stores import namespace_sql
 from edgekv.stores._async.protocol import Direction, NamespaceOrder, chunks_of
+from edgekv.stores.capabilities import Capabilities
+from edgekv.stores.faults import StoreFaults, unavailable
 from edgekv.stores.positions import int_position, parse_int_position
 from edgekv.stores.sqlite import schema as sql
+from edgekv.stores.sqlite.faults import CLOSED, SQLiteFaults
 
 _UPSERT = sql.upsert()
 # Values at least this large live in `blobs`, written and read in chunks through blob I/O.
 LARGE_VALUE = 1 << 20
 CHUNK = 1 << 16
 FEED_POLL = 0.005  # seconds between two looks at the feed: 200 cheap queries a second
+log = logging.getLogger("edgekv.sqlite")
 
 
 class AsyncSQLiteStore:
     """`sqlite:///path/to/kv.db`, or `memory://` for a throwaway store in this process."""
 
-    # put_many is one transaction that answers each write's own version: the server may commit
-    # concurrent value writes together (server/batching.py).
-    atomic_put_many = True
+    capabilities = Capabilities(
+        group_commit=True,  # put_many: one transaction, each write's own version
+        change_feed=True,
+        ordered_feed=True,  # one sequence for every key
+        exclude_own=False,
+        conditional_writes=True,
+        incr=True,
+        versions=True,
+    )
 
     def __init__(
         self,
@@ -77,13 +88,15 @@ class AsyncSQLiteStore:
         self._lock = threading.Lock()
         self._nsids: dict[str, int] = {}
         self._closed = False
-        self._first = self._connect()  # creates the schema, and keeps a memdb alive
+        self._faults = SQLiteFaults(log)
+        with self._faults:
+            self._first = self._connect()  # creates the schema, and keeps a memdb alive
 
     # connections
 
     def _connect(self) -> sqlite3.Connection:
         if self._closed:
-            raise errors.StoreUnavailable("the store is closed")
+            raise unavailable(CLOSED)
         conn = sqlite3.connect(
             self._target,
             uri=self._memory,
@@ -145,20 +158,21 @@ class AsyncSQLiteStore:
     async def create_namespace(
         self, title: str, account_id: str, namespace_id: str | None = None
     ) -> NamespaceInfo:
-        chosen = namespace_id or uuid.uuid4().hex
-        try:
-            self._db.execute(
-                "INSERT INTO namespaces (id, account_id, title, created_at) VALUES (?, ?, ?, ?)",
-                (chosen, account_id, title, time.time()),
-            )
-        except sqlite3.IntegrityError as e:
-            if namespace_id is not None and "namespaces.id" in str(e):
-                row = self._db.execute(
-                    "SELECT deleted_at IS NOT NULL FROM namespaces WHERE id = ?", (chosen,)
-                ).fetchone()
-                raise errors.NamespaceIdTaken.of(chosen, deleted=bool(row and row[0])) from e
-            raise errors.DuplicateNamespaceTitle() from e
-        return NamespaceInfo(chosen, title, account_id)
+        with self._faults:
+            chosen = namespace_id or uuid.uuid4().hex
+            try:
+                self._db.execute(
+                    "INSERT INTO namespaces (id, account_id, title, created_at) VALUES (?, ?, ?, ?)",
+                    (chosen, account_id, title, time.time()),
+                )
+            except sqlite3.IntegrityError as e:
+                if namespace_id is not None and "namespaces.id" in str(e):
+                    row = self._db.execute(
+                        "SELECT deleted_at IS NOT NULL FROM namespaces WHERE id = ?", (chosen,)
+                    ).fetchone()
+                    raise errors.NamespaceIdTaken.of(chosen, deleted=bool(row and row[0])) from e
+                raise errors.DuplicateNamespaceTitle() from e
+            return NamespaceInfo(chosen, title, account_id)
 
     async def list_namespaces(
         self,
@@ -169,41 +183,48 @@ class AsyncSQLiteStore:
         offset: int = 0,
         limit: int = 20,
     ) -> NamespacePage:
-        count, page, params = namespace_sql.page_queries(
-            "namespaces", account_id, order, direction, "?"
-        )
-        total = self._db.execute(count, params).fetchone()[0]
-        rows = self._db.execute(page, [*params, limit, offset]).fetchall()
-        return NamespacePage([NamespaceInfo(*row) for row in rows], total)
+        with self._faults:
+            count, page, params = namespace_sql.page_queries(
+                "namespaces", account_id, order, direction, "?"
+            )
+            total = self._db.execute(count, params).fetchone()[0]
+            rows = self._db.execute(page, [*params, limit, offset]).fetchall()
+            return NamespacePage([NamespaceInfo(*row) for row in rows], total)
 
     async def get_namespace(self, namespace_id: str) -> NamespaceInfo:
-        return self._namespace_row("id = ?", (namespace_id,))
+        with self._faults:
+            return self._namespace_row("id = ?", (namespace_id,))
 
     async def find_namespace(self, account_id: str, title: str) -> NamespaceInfo:
-        return self._namespace_row("account_id = ? AND title = ?", (account_id, title))
+        with self._faults:
+            return self._namespace_row("account_id = ? AND title = ?", (account_id, title))
 
     async def rename_namespace(self, namespace_id: str, title: str) -> NamespaceInfo:
-        try:
-            row = self._db.execute(
-                f"UPDATE namespaces SET title = ? WHERE id = ? AND {sql.LIVE_NAMESPACE}"
-                f" RETURNING {sql.NAMESPACE_COLUMNS}",
-                (title, namespace_id),
-            ).fetchone()
-        except sqlite3.IntegrityError as e:
-            raise errors.DuplicateNamespaceTitle() from e
-        if row is None:
-            raise errors.NamespaceNotFound()
-        return NamespaceInfo(*row)
+        with self._faults:
+            try:
+                row = self._db.execute(
+                    f"UPDATE namespaces SET title = ? WHERE id = ? AND {sql.LIVE_NAMESPACE}"
+                    f" RETURNING {sql.NAMESPACE_COLUMNS}",
+                    (title, namespace_id),
+                ).fetchone()
+            except sqlite3.IntegrityError as e:
+                raise errors.DuplicateNamespaceTitle() from e
+            if row is None:
+                raise errors.NamespaceNotFound()
+            return NamespaceInfo(*row)
 
     async def delete_namespace(self, namespace_id: str) -> None:
-        nsid = self._nsid(namespace_id)
-        with self._transaction() as db:
-            # The namespace stays as a tombstone so its feed entries can still name it; one
-            # feed entry with no key says "all of it".
-            db.execute("UPDATE namespaces SET deleted_at = ? WHERE nsid = ?", (time.time(), nsid))
-            db.execute("DELETE FROM entries WHERE nsid = ?", (nsid,))
-            db.execute(sql.FEED_APPEND, (nsid, None))
-        self._nsids.pop(namespace_id, None)
+        with self._faults:
+            nsid = self._nsid(namespace_id)
+            with self._transaction() as db:
+                # The namespace stays as a tombstone so its feed entries can still name it; one
+                # feed entry with no key says "all of it".
+                db.execute(
+                    "UPDATE namespaces SET deleted_at = ? WHERE nsid = ?", (time.time(), nsid)
+                )
+                db.execute("DELETE FROM entries WHERE nsid = ?", (nsid,))
+                db.execute(sql.FEED_APPEND, (nsid, None))
+            self._nsids.pop(namespace_id, None)
 
     @contextlib.contextmanager
     def _live_namespace(self, namespace_id: str) -> Iterator[None]:
@@ -241,83 +262,87 @@ class AsyncSQLiteStore:
     async def get(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
-        try:
-            cursor = self._local.cursor
-        except AttributeError:
-            cursor = self._connect().cursor()
-        nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
-        row = cursor.execute(sql.GET, (nsid, key, self._clock())).fetchone()
-        if row is None:
-            return None
-        if row[0] is None:
-            return self._entry(row)
-        return StoredEntry(row[0], row[1], row[2], row[3])
+        with self._faults:
+            try:
+                cursor = self._local.cursor
+            except AttributeError:
+                cursor = self._connect().cursor()
+            nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
+            row = cursor.execute(sql.GET, (nsid, key, self._clock())).fetchone()
+            if row is None:
+                return None
+            if row[0] is None:
+                return self._entry(row)
+            return StoredEntry(row[0], row[1], row[2], row[3])
 
     async def get_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> bytes | None:
-        try:
-            cursor = self._local.cursor
-        except AttributeError:
-            cursor = self._connect().cursor()
-        nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
-        row = cursor.execute(sql.GET_VALUE, (nsid, key, self._clock())).fetchone()
-        if row is None:
-            return None
-        if row[0] is None:
-            blob = self._db.execute(sql.BLOB_DATA, (row[1],)).fetchone()
-            return b"" if blob is None else blob[0]
-        return row[0]  # type: ignore[no-any-return]
+        with self._faults:
+            try:
+                cursor = self._local.cursor
+            except AttributeError:
+                cursor = self._connect().cursor()
+            nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
+            row = cursor.execute(sql.GET_VALUE, (nsid, key, self._clock())).fetchone()
+            if row is None:
+                return None
+            if row[0] is None:
+                blob = self._db.execute(sql.BLOB_DATA, (row[1],)).fetchone()
+                return b"" if blob is None else blob[0]
+            return row[0]  # type: ignore[no-any-return]
 
     async def get_many(
         self, namespace_id: str, keys: Sequence[str], *, cache_ttl: int | None = None
     ) -> list[StoredEntry | None]:
-        if not keys:
-            return []
-        found: dict[str, StoredEntry] = {}
-        for row in self._db.execute(
-            sql.get_many(len(keys)), (self._nsid(namespace_id), *keys, self._clock())
-        ).fetchall():
-            found[row[0]] = self._entry(row[1:])
-        return [found.get(key) for key in keys]
+        with self._faults:
+            if not keys:
+                return []
+            found: dict[str, StoredEntry] = {}
+            for row in self._db.execute(
+                sql.get_many(len(keys)), (self._nsid(namespace_id), *keys, self._clock())
+            ).fetchall():
+                found[row[0]] = self._entry(row[1:])
+            return [found.get(key) for key in keys]
 
     async def open_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None, chunk_size: int = CHUNK
     ) -> tuple[StoredEntry, AsyncIterator[bytes]] | None:
-        nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
-        row = self._db.execute(sql.GET, (nsid, key, self._clock())).fetchone()
-        if row is None:
-            return None
-        value, metadata, expiration, version, blob_id = row
-        if value is not None:  # inline: already whole in memory, no snapshot to hold
-            return StoredEntry(b"", metadata, expiration, version), chunks_of(value, chunk_size)
-        # A large value: its own connection and read transaction, so the chunks come from one
-        # snapshot even if the key is overwritten meanwhile, and no other call joins it.
-        conn = sqlite3.connect(
-            self._target,
-            uri=self._memory,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=self._busy_timeout,
-        )
-        conn.execute("BEGIN")
-        row = conn.execute(sql.GET, (nsid, key, self._clock())).fetchone()
-        if row is None:
-            conn.close()
-            return None
-        value, metadata, expiration, version, blob_id = row
-        entry = StoredEntry(b"", metadata, expiration, version)
-        if value is not None:
-            conn.close()
-            return entry, chunks_of(value, chunk_size)
-        if self._memory:
-            # A memdb has no WAL: a read transaction held while the caller reads the stream
-            # would lock out every writer of the process, so copy the blob out first.
-            try:
-                return entry, _file_chunks(_copy_blob(conn, blob_id), chunk_size)
-            finally:
+        with self._faults:
+            nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
+            row = self._db.execute(sql.GET, (nsid, key, self._clock())).fetchone()
+            if row is None:
+                return None
+            value, metadata, expiration, version, blob_id = row
+            if value is not None:  # inline: already whole in memory, no snapshot to hold
+                return StoredEntry(b"", metadata, expiration, version), chunks_of(value, chunk_size)
+            # A large value: its own connection and read transaction, so the chunks come from one
+            # snapshot even if the key is overwritten meanwhile, and no other call joins it.
+            conn = sqlite3.connect(
+                self._target,
+                uri=self._memory,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self._busy_timeout,
+            )
+            conn.execute("BEGIN")
+            row = conn.execute(sql.GET, (nsid, key, self._clock())).fetchone()
+            if row is None:
                 conn.close()
-        return entry, _blob_chunks(conn, blob_id, chunk_size)
+                return None
+            value, metadata, expiration, version, blob_id = row
+            entry = StoredEntry(b"", metadata, expiration, version)
+            if value is not None:
+                conn.close()
+                return entry, chunks_of(value, chunk_size)
+            if self._memory:
+                # A memdb has no WAL: a read transaction held while the caller reads the stream
+                # would lock out every writer of the process, so copy the blob out first.
+                try:
+                    return entry, _file_chunks(_copy_blob(conn, blob_id), chunk_size, self._faults)
+                finally:
+                    conn.close()
+            return entry, _blob_chunks(conn, blob_id, chunk_size, self._faults)
 
     async def put(
         self,
@@ -327,28 +352,33 @@ class AsyncSQLiteStore:
         only_if_absent: bool = False,
         if_version: int | None = None,
     ) -> int:
-        nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
-        now = self._clock()
-        with self._live_namespace(namespace_id):
-            if write.size < LARGE_VALUE and isinstance(write.value, bytes):
-                row = self._put_row(nsid, write, write.value, None, only_if_absent, if_version, now)
-            else:
-                with self._transaction() as db:
-                    blob_id = db.execute(sql.NEW_BLOB, (write.size,)).lastrowid
-                    self._write_blob(db, blob_id, write)  # type: ignore[arg-type]
-                    row = self._put_row(nsid, write, None, blob_id, only_if_absent, if_version, now)
-                    if row is None:
-                        db.execute("DELETE FROM blobs WHERE id = ?", (blob_id,))
-        if row is None:
-            if if_version is not None:
-                self._nsids.pop(namespace_id, None)
-                self._nsid(namespace_id)  # NamespaceNotFound if it was deleted meanwhile
-            raise errors.PreconditionFailed(
-                "key already exists" if only_if_absent else "version does not match"
-            )
-        if now >= self._next_purge:
-            self._purge_some(now)
-        return int(row[0])
+        with self._faults:
+            nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
+            now = self._clock()
+            with self._live_namespace(namespace_id):
+                if write.size < LARGE_VALUE and isinstance(write.value, bytes):
+                    row = self._put_row(
+                        nsid, write, write.value, None, only_if_absent, if_version, now
+                    )
+                else:
+                    with self._transaction() as db:
+                        blob_id = db.execute(sql.NEW_BLOB, (write.size,)).lastrowid
+                        self._write_blob(db, blob_id, write)  # type: ignore[arg-type]
+                        row = self._put_row(
+                            nsid, write, None, blob_id, only_if_absent, if_version, now
+                        )
+                        if row is None:
+                            db.execute("DELETE FROM blobs WHERE id = ?", (blob_id,))
+            if row is None:
+                if if_version is not None:
+                    self._nsids.pop(namespace_id, None)
+                    self._nsid(namespace_id)  # NamespaceNotFound if it was deleted meanwhile
+                raise errors.PreconditionFailed(
+                    "key already exists" if only_if_absent else "version does not match"
+                )
+            if now >= self._next_purge:
+                self._purge_some(now)
+            return int(row[0])
 
     def _put_row(
         self,
@@ -395,27 +425,29 @@ class AsyncSQLiteStore:
                     blob.write(chunk)
 
     async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
-        nsid = self._nsid(namespace_id)
-        rows = []
-        for w in writes:
-            value = w.value if isinstance(w.value, bytes) else w.value.read()
-            rows.append((nsid, w.key, value, w.metadata_json, w.expiration))
-        with self._live_namespace(namespace_id), self._transaction() as db:
-            base = db.execute(sql.LAST_SEQ).fetchone()[0]
-            db.executemany(sql.UPSERT_MANY, rows)
-        now = self._clock()
-        if now >= self._next_purge:
-            self._purge_some(now)
-        return list(range(base + 1, base + 1 + len(rows)))
+        with self._faults:
+            nsid = self._nsid(namespace_id)
+            rows = []
+            for w in writes:
+                value = w.value if isinstance(w.value, bytes) else w.value.read()
+                rows.append((nsid, w.key, value, w.metadata_json, w.expiration))
+            with self._live_namespace(namespace_id), self._transaction() as db:
+                base = db.execute(sql.LAST_SEQ).fetchone()[0]
+                db.executemany(sql.UPSERT_MANY, rows)
+            now = self._clock()
+            if now >= self._next_purge:
+                self._purge_some(now)
+            return list(range(base + 1, base + 1 + len(rows)))
 
     async def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
-        nsid = self._nsid(namespace_id)
-        with self._transaction() as db:
-            for start in range(0, len(keys), 500):
-                batch = keys[start : start + 500]
-                deleted = db.execute(sql.delete_many(len(batch)), (nsid, *batch)).fetchall()
-                for (key,) in deleted:
-                    db.execute(sql.FEED_APPEND, (nsid, key))
+        with self._faults:
+            nsid = self._nsid(namespace_id)
+            with self._transaction() as db:
+                for start in range(0, len(keys), 500):
+                    batch = keys[start : start + 500]
+                    deleted = db.execute(sql.delete_many(len(batch)), (nsid, *batch)).fetchall()
+                    for (key,) in deleted:
+                        db.execute(sql.FEED_APPEND, (nsid, key))
 
     async def list_keys(
         self,
@@ -426,67 +458,73 @@ class AsyncSQLiteStore:
         *,
         cache_ttl: int | None = None,
     ) -> KeyPage:
-        nsid = self._nsid(namespace_id)
-        inclusive = start_after is None or start_after < prefix
-        upper = prefix_upper_bound(prefix) if prefix else None
-        params: list[object] = [nsid, prefix if inclusive else start_after]
-        if upper is not None:
-            params.append(upper)
-        params += [self._clock(), limit + 1]
-        rows = self._db.execute(sql.list_keys(inclusive, upper is not None), params).fetchall()
-        complete = len(rows) <= limit
-        return KeyPage([KeyInfo(*row) for row in rows[:limit]], complete)
+        with self._faults:
+            nsid = self._nsid(namespace_id)
+            inclusive = start_after is None or start_after < prefix
+            upper = prefix_upper_bound(prefix) if prefix else None
+            params: list[object] = [nsid, prefix if inclusive else start_after]
+            if upper is not None:
+                params.append(upper)
+            params += [self._clock(), limit + 1]
+            rows = self._db.execute(sql.list_keys(inclusive, upper is not None), params).fetchall()
+            complete = len(rows) <= limit
+            return KeyPage([KeyInfo(*row) for row in rows[:limit]], complete)
 
     async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
-        params = {
-            "nsid": self._nsid(namespace_id),
-            "key": key,
-            "by": by,
-            "exp": expiration,
-            "now": self._clock(),
-        }
-        with self._live_namespace(namespace_id):
-            row = self._db.execute(sql.INCR, params).fetchone()
-        if row is None:
-            raise errors.BadRequest("value is not an integer, or the sum exceeds 64 bits")
-        return int(row[0])
+        with self._faults:
+            params = {
+                "nsid": self._nsid(namespace_id),
+                "key": key,
+                "by": by,
+                "exp": expiration,
+                "now": self._clock(),
+            }
+            with self._live_namespace(namespace_id):
+                row = self._db.execute(sql.INCR, params).fetchone()
+            if row is None:
+                raise errors.BadRequest("value is not an integer, or the sum exceeds 64 bits")
+            return int(row[0])
 
     # change feed and housekeeping
 
     async def feed_position(self) -> str:
-        return int_position(int(self._db.execute(sql.LAST_SEQ).fetchone()[0]))
+        with self._faults:
+            return int_position(int(self._db.execute(sql.LAST_SEQ).fetchone()[0]))
 
     async def changes(
         self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
     ) -> FeedPage:
-        since = parse_int_position(position)
-        db = self._db
-        db.execute("BEGIN")  # one snapshot: the page and the bounds it is judged by agree
-        try:
-            rows = db.execute(sql.CHANGES, (since, limit)).fetchall()
-            oldest, newest = db.execute(sql.FEED_BOUNDS).fetchone()
-        finally:
-            db.execute("COMMIT")
-        # Sequence numbers have no holes (each write takes max + 1), so a position is behind
-        # when the oldest change kept is past the next one it expects, or the file was replaced.
-        behind = position is not None and (oldest > since + 1 or since > newest)
-        last = rows[-1][0] if rows else since
-        return FeedPage([Change(*row) for row in rows], int_position(last), behind)
+        with self._faults:
+            since = parse_int_position(position)
+            db = self._db
+            db.execute("BEGIN")  # one snapshot: the page and the bounds it is judged by agree
+            try:
+                rows = db.execute(sql.CHANGES, (since, limit)).fetchall()
+                oldest, newest = db.execute(sql.FEED_BOUNDS).fetchone()
+            finally:
+                db.execute("COMMIT")
+            # Sequence numbers have no holes (each write takes max + 1), so a position is behind
+            # when the oldest change kept is past the next one it expects, or the file was replaced.
+            behind = position is not None and (oldest > since + 1 or since > newest)
+            last = rows[-1][0] if rows else since
+            return FeedPage([Change(*row) for row in rows], int_position(last), behind)
 
     async def wait_for_changes(self, position: str | None, seconds: float) -> bool:
-        # A poll of the newest sequence number: one B-tree descent, cheap enough every 5 ms.
-        since = parse_int_position(position)
-        deadline = time.monotonic() + seconds
-        while True:
-            if self._db.execute(sql.LAST_SEQ).fetchone()[0] > since:
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            await asyncio.sleep(min(FEED_POLL, left))
+        with self._faults:
+            # A poll of the newest sequence number: one B-tree descent, cheap enough every 5 ms.
+            since = parse_int_position(position)
+            deadline = time.monotonic() + seconds
+            while True:
+                if self._db.execute(sql.LAST_SEQ).fetchone()[0] > since:
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                await asyncio.sleep(min(FEED_POLL, left))
 
     async def purge_expired(self, limit: int = 1000) -> int:
-        return self._purge_some(self._clock(), limit)
+        with self._faults:
+            return self._purge_some(self._clock(), limit)
 
     def _purge_some(self, now: float, limit: int = 256) -> int:
         # A slice of the sweep and of the feed's tail at most once per purge_interval, on the
@@ -505,12 +543,13 @@ class AsyncSQLiteStore:
         return purged
 
     async def aclose(self) -> None:
-        self._closed = True
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-        self._local = threading.local()
+        with self._faults:
+            self._closed = True
+            with self._lock:
+                connections, self._connections = self._connections, []
+            for conn in connections:
+                conn.close()
+            self._local = threading.local()
 
 
 def _copy_blob(conn: sqlite3.Connection, blob_id: int) -> IO[bytes]:
@@ -523,17 +562,19 @@ def _copy_blob(conn: sqlite3.Connection, blob_id: int) -> IO[bytes]:
     return copy
 
 
-async def _file_chunks(file: IO[bytes], chunk_size: int) -> AsyncIterator[bytes]:
-    with file:
+async def _file_chunks(
+    file: IO[bytes], chunk_size: int, faults: StoreFaults
+) -> AsyncIterator[bytes]:
+    with faults, file:
         while chunk := file.read(chunk_size):
             yield chunk
 
 
 async def _blob_chunks(
-    conn: sqlite3.Connection, blob_id: int, chunk_size: int
+    conn: sqlite3.Connection, blob_id: int, chunk_size: int, faults: StoreFaults
 ) -> AsyncIterator[bytes]:
     try:
-        with conn.blobopen("blobs", "data", blob_id, readonly=True) as blob:
+        with faults, conn.blobopen("blobs", "data", blob_id, readonly=True) as blob:
             while chunk := blob.read(chunk_size):
                 yield chunk
     finally:
