@@ -30,7 +30,7 @@ from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.server.auth import Authenticator, AuthMiddleware
 from edgekv.server.envelope import MethodNotAllowed, NoRoute, failure, ok
 from edgekv.server.openapi import openapi_document
-from edgekv.server.paths import NAMESPACES, raw_path, v4_path
+from edgekv.server.paths import ACCOUNTS, NAMESPACES, raw_path, v4_path
 from edgekv.server.records import Records
 from edgekv.server.rest.changes import FeedAPI
 from edgekv.server.rest.identity import IdentityAPI
@@ -154,6 +154,7 @@ def create_app(
     app.add_middleware(AuthMiddleware, authenticator=authenticator)
     app.add_middleware(WorkerdDispatch, workerd=workerd_protocol)
     app.values = values if values_before_router else None
+    values.elsewhere = app.full  # requests in the workerd protocol, whatever their path
     app.entry = AccessLogMiddleware(app.dispatch) if access_log else app.dispatch
     return app
 
@@ -171,20 +172,15 @@ class EdgeKVApp(Starlette):
             await self.entry(scope, receive, send)
 
     async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """`.../values/{key}` to the value routes (unless workerd's headers say the request
-        speaks the workerd protocol), everything else to the router."""
+        """`.../values/{key}` to the value routes, everything else to the router."""
         values = self.values
         if values is not None and scope["type"] == "http":
-            path = v4_path(raw_path(scope))
-            if (
-                path is not None
-                and path.what == b"values"
-                and path.rest is not None
-                and not scope.get("root_path")
-                and not any(name in _WORKERD_HEADERS for name, _ in scope["headers"])
-            ):
-                await values(scope, receive, send, path)
-                return
+            raw = scope.get("raw_path")
+            if raw is not None and raw.startswith(ACCOUNTS) and not scope.get("root_path"):
+                path = v4_path(raw)
+                if path is not None and path.what == b"values" and path.rest is not None:
+                    await values(scope, receive, send, path)
+                    return
         await self.full(scope, receive, send)
 
     async def full(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -36,21 +36,30 @@ class V4Path(NamedTuple):
     rest: bytes | None
 
 
+_path = tuple.__new__
+
+
 def v4_path(raw_path: bytes) -> V4Path | None:
     """The account, namespace and what follows of a `/client/v4/accounts/...` path; None for
     any other path. Nothing is decoded: a caller decodes only what it uses."""
     if not raw_path.startswith(ACCOUNTS):
         return None
+    if b"?" in raw_path:  # ASGI servers keep the query out of raw_path; some do not
+        raw_path = raw_path.split(b"?", 1)[0]
     parts = raw_path.split(b"/", 10)
     # '', client, v4, accounts, A, storage, kv, namespaces, NS, what, rest
     account = parts[4]
     if len(parts) < 9 or parts[5:8] != _KV_NAMESPACES:
-        return V4Path(account, b"", b"", None)
-    return V4Path(
-        account,
-        parts[8],
-        parts[9] if len(parts) > 9 else b"",
-        parts[10] if len(parts) > 10 else None,
+        return _path(V4Path, (account, b"", b"", None))
+    # Made as a tuple is (the named tuple's own __new__ is Python, and this runs per request).
+    return _path(
+        V4Path,
+        (
+            account,
+            parts[8],
+            parts[9] if len(parts) > 9 else b"",
+            parts[10] if len(parts) > 10 else None,
+        ),
     )
 
 

@@ -19,7 +19,7 @@ it fails with that error, as each would have alone.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import IO, NamedTuple
+from typing import IO
 
 from edgekv.api._async.kv import spool
 from edgekv.concurrency import AsyncBatch
@@ -30,19 +30,9 @@ MAX_BATCH = 512  # writes per transaction: bounds the latency one commit adds to
 IN_MEMORY = 1 << 20  # values up to this size stay in memory; larger ones spill to disk
 
 
-class _Queued(NamedTuple):
-    namespace_id: str
-    write: EntryWrite
-    only_if_absent: bool
-    if_version: int | None
-
-    @property
-    def alone(self) -> bool:
-        return (
-            self.only_if_absent
-            or self.if_version is not None
-            or not isinstance(self.write.value, bytes)
-        )
+# A queued write: (namespace id, write, only_if_absent, if_version, committed alone?). A plain
+# tuple: one is made per value write, and a named tuple's constructor costs a microsecond.
+_Queued = tuple[str, EntryWrite, bool, "int | None", bool]
 
 
 class Writes:
@@ -67,7 +57,8 @@ class Writes:
             return await self.store.put(
                 namespace_id, write, only_if_absent=only_if_absent, if_version=if_version
             )
-        return await self._batch.submit(_Queued(namespace_id, write, only_if_absent, if_version))
+        alone = only_if_absent or if_version is not None or not isinstance(write.value, bytes)
+        return await self._batch.submit((namespace_id, write, only_if_absent, if_version, alone))
 
     async def _commit(self, items: list[_Queued]) -> list[int | Exception]:
         # Per namespace, the n-th write of a key goes in transaction n (a full one, or one
@@ -75,19 +66,17 @@ class Writes:
         transactions: dict[str, list[list[int]]] = {}
         alone: set[tuple[str, int]] = set()
         seen: dict[tuple[str, str], int] = {}
-        for i, item in enumerate(items):
-            parts = transactions.setdefault(item.namespace_id, [])
-            after = seen.get((item.namespace_id, item.write.key), -1)
-            if item.alone:
+        for i, (namespace_id, write, _, _, alone_) in enumerate(items):
+            parts = transactions.setdefault(namespace_id, [])
+            after = seen.get((namespace_id, write.key), -1)
+            if alone_:
                 n = len(parts)
-                alone.add((item.namespace_id, n))
+                alone.add((namespace_id, n))
             else:
                 n = after + 1
-                while n < len(parts) and (
-                    len(parts[n]) >= MAX_BATCH or (item.namespace_id, n) in alone
-                ):
+                while n < len(parts) and (len(parts[n]) >= MAX_BATCH or (namespace_id, n) in alone):
                     n += 1
-            seen[(item.namespace_id, item.write.key)] = n
+            seen[(namespace_id, write.key)] = n
             if n == len(parts):
                 parts.append([])
             parts[n].append(i)
@@ -97,17 +86,17 @@ class Writes:
                 self.transactions += 1
                 try:
                     if len(part) == 1:
-                        item = items[part[0]]
+                        _, write, only_if_absent, if_version, _ = items[part[0]]
                         versions = [
                             await self.store.put(
                                 namespace_id,
-                                item.write,
-                                only_if_absent=item.only_if_absent,
-                                if_version=item.if_version,
+                                write,
+                                only_if_absent=only_if_absent,
+                                if_version=if_version,
                             )
                         ]
                     else:
-                        writes = [items[i].write for i in part]
+                        writes = [items[i][1] for i in part]
                         versions = await self.store.put_many(namespace_id, writes)
                 except Exception as e:
                     for i in part:

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from edgekv import errors, limits
 from edgekv.compact import compact_json
 from edgekv.model import EntryWrite, StoredEntry
-from edgekv.server.asgi import Message, Receive, Scope, Send
+from edgekv.server.asgi import ASGIApp, Message, Receive, Scope, Send
 from edgekv.server.auth import CREDENTIAL_HEADERS, Authenticator
 from edgekv.server.envelope import MalformedRequest, MethodNotAllowed, failure, ok
 from edgekv.server.paths import V4Path, path_key
@@ -38,6 +38,8 @@ log = logging.getLogger("edgekv.server")
 Headers = list[tuple[bytes, bytes]]
 
 ALLOW = "GET, HEAD, PUT, DELETE"
+# Headers of a request in the workerd protocol (any path may carry one): not ours to answer.
+WORKERD_HEADERS = frozenset({b"cf-kv-flprod-405", b"x-edgekv-namespace"})
 _OCTET_STREAM = (b"content-type", b"application/octet-stream")
 _WRITTEN = ok({})  # what a value write and a delete answer, besides a write's ETag
 _WRITTEN_TAIL = list(_WRITTEN.raw_headers)
@@ -59,6 +61,7 @@ class ValueRoutes:
         self.authenticator = authenticator
         self.writes = writes
         self.clock = clock
+        self.elsewhere: ASGIApp | None = None  # where requests in the workerd protocol go
         # Answer headers of small values, by (namespace, key), with the entry they were made
         # for: an edge answers a hot key with the same entry object until it changes.
         self._hits: dict[tuple[str, str], tuple[StoredEntry, Headers]] = {}
@@ -68,11 +71,11 @@ class ValueRoutes:
         try:
             method = scope["method"]
             if method == "GET" or method == "HEAD":
-                await self._get(scope, send, path)
+                done = await self._get(scope, send, path)
             elif method == "PUT":
-                await self._put(scope, receive, send, path)
+                done = await self._put(scope, receive, send, path)
             elif method == "DELETE":
-                await self._delete(scope, send, path)
+                done = await self._delete(scope, send, path)
             else:
                 raise MethodNotAllowed()
         except AnswerStarted:
@@ -80,15 +83,21 @@ class ValueRoutes:
         except errors.KVError as e:
             headers = {"Allow": ALLOW} if isinstance(e, MethodNotAllowed) else None
             await failure(e, headers)(scope, receive, send)
+            return
         except Exception as e:
             # Logged, and answered as the app answers unexpected errors: a 500 envelope, on a
             # connection that stays usable.
             log.error("%s %s failed", scope["method"], scope["path"], exc_info=e)
             await failure(errors.KVError())(scope, receive, send)
+            return
+        if not done:
+            assert self.elsewhere is not None
+            await self.elsewhere(scope, receive, send)
 
     # reads
 
-    async def _get(self, scope: Scope, send: Send, path: V4Path) -> None:
+    async def _get(self, scope: Scope, send: Send, path: V4Path) -> bool:
+        """Answers a value read; False (nothing sent) for a request in the workerd protocol."""
         credentials = []
         cache_ttl: int | None = None
         for name, value in scope["headers"]:
@@ -96,6 +105,8 @@ class ValueRoutes:
                 credentials.append(name + b":" + value)
             elif name == b"cache-control" and b"no-cache" in value.lower():
                 cache_ttl = 0  # a strong read: no cache may answer
+            elif name in WORKERD_HEADERS:
+                return False
         info = await self.authenticator.namespace(scope, path, credentials)
         key = path_key(path.rest)  # type: ignore[arg-type]
         if cache_ttl is None and scope["query_string"]:
@@ -108,8 +119,9 @@ class ValueRoutes:
             headers = self._whole_headers(info.id, key, entry, len(chunks.value))
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": chunks.value})
-            return
+            return True
         await send_value(send, chunks, _value_headers(entry))
+        return True
 
     def _whole_headers(self, namespace_id: str, key: str, entry: StoredEntry, size: int) -> Headers:
         """The headers of a small value, made once per entry an edge answers with."""
@@ -126,7 +138,8 @@ class ValueRoutes:
 
     # writes
 
-    async def _put(self, scope: Scope, receive: Receive, send: Send, path: V4Path) -> None:
+    async def _put(self, scope: Scope, receive: Receive, send: Send, path: V4Path) -> bool:
+        """Answers a value write; False (nothing read or sent) for the workerd protocol."""
         credentials = []
         length = None
         content_type = b""
@@ -144,6 +157,8 @@ class ValueRoutes:
                 if_none_match = value
             elif name == b"cf-kv-metadata":
                 metadata = value
+            elif name in WORKERD_HEADERS:
+                return False
         info = await self.authenticator.namespace(scope, path, credentials)
         key = path_key(path.rest)  # type: ignore[arg-type]
         expiration = _expiration(scope["query_string"], self.clock())
@@ -174,6 +189,7 @@ class ValueRoutes:
             }
         )
         await send({"type": "http.response.body", "body": _WRITTEN.body})
+        return True
 
     async def _form_write(
         self, scope: Scope, receive: Receive, key: str, expiration: int | None
@@ -189,14 +205,19 @@ class ValueRoutes:
         finally:
             form.close()
 
-    async def _delete(self, scope: Scope, send: Send, path: V4Path) -> None:
-        credentials = [
-            name + b":" + value for name, value in scope["headers"] if name in CREDENTIAL_HEADERS
-        ]
+    async def _delete(self, scope: Scope, send: Send, path: V4Path) -> bool:
+        """Answers a value delete; False (nothing sent) for the workerd protocol."""
+        credentials = []
+        for name, value in scope["headers"]:
+            if name in CREDENTIAL_HEADERS:
+                credentials.append(name + b":" + value)
+            elif name in WORKERD_HEADERS:
+                return False
         info = await self.authenticator.namespace(scope, path, credentials)
         key = path_key(path.rest)  # type: ignore[arg-type]
         await self.store.delete_many(info.id, [key])
         await _WRITTEN(scope, _no_body, send)
+        return True
 
 
 async def _no_body() -> Message:
