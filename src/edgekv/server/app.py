@@ -30,7 +30,7 @@ from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.server.auth import Authenticator, AuthMiddleware
 from edgekv.server.envelope import MethodNotAllowed, NoRoute, failure, ok
 from edgekv.server.openapi import openapi_document
-from edgekv.server.paths import ACCOUNTS, NAMESPACES, raw_path, v4_path
+from edgekv.server.paths import NAMESPACES, raw_path, v4_path
 from edgekv.server.records import Records
 from edgekv.server.rest.changes import FeedAPI
 from edgekv.server.rest.identity import IdentityAPI
@@ -136,8 +136,8 @@ def create_app(
             Route("/openapi.json", openapi, methods=["GET"]),
             *identity.routes(),
             *rest.routes(),
-            # The same handler the app enters before the router (`dispatch`): reached here
-            # only under a root_path, or when `values_before_router` is off.
+            # The same handler the app is entered through (rest/values.py): reached here only
+            # under a root_path, or when `values_before_router` is off.
             Route(NAMESPACES + "/{namespace_id}/values/{key:key}", _ValueRoute(values)),
             *FeedAPI(opened).routes(),
         ],
@@ -153,16 +153,16 @@ def create_app(
     app.state.writes = writes
     app.add_middleware(AuthMiddleware, authenticator=authenticator)
     app.add_middleware(WorkerdDispatch, workerd=workerd_protocol)
-    app.values = values if values_before_router else None
-    values.elsewhere = app.full  # requests in the workerd protocol, whatever their path
-    app.entry = AccessLogMiddleware(app.dispatch) if access_log else app.dispatch
+    values.elsewhere = app.full
+    entry: ASGIApp = values if values_before_router else app.full
+    app.entry = AccessLogMiddleware(entry) if access_log else entry
     return app
 
 
 class EdgeKVApp(Starlette):
-    """The Starlette app, entered through `entry`: the value routes first, then the router."""
+    """The Starlette app, entered through `entry`: the value routes, which send every other
+    request on to the router (`full`)."""
 
-    values: ValueRoutes | None = None
     entry: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -170,18 +170,6 @@ class EdgeKVApp(Starlette):
             await self.full(scope, receive, send)
         else:
             await self.entry(scope, receive, send)
-
-    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """`.../values/{key}` to the value routes, everything else to the router."""
-        values = self.values
-        if values is not None and scope["type"] == "http":
-            raw = scope.get("raw_path")
-            if raw is not None and raw.startswith(ACCOUNTS) and not scope.get("root_path"):
-                path = v4_path(raw)
-                if path is not None and path.what == b"values" and path.rest is not None:
-                    await values(scope, receive, send, path)
-                    return
-        await self.full(scope, receive, send)
 
     async def full(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The whole app: middleware, router, routes."""
@@ -196,7 +184,9 @@ class _ValueRoute:
         self.values = values
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.values(scope, receive, send, v4_path(raw_path(scope)))  # type: ignore[arg-type]
+        path = v4_path(raw_path(scope))
+        assert path is not None  # the route's path is one
+        await self.values.answer(scope, receive, send, path)
 
 
 async def _kv_error(request: Request, exc: Exception) -> Response:

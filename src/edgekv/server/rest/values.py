@@ -1,8 +1,8 @@
 """`GET`, `PUT` and `DELETE .../accounts/{a}/storage/kv/namespaces/{ns}/values/{key}`.
 
 These are most of a KV server's traffic, and Starlette's stack (middleware, router, Request,
-Response) costs more than their own work, so they are written in raw ASGI and the app enters
-them before the router (app.py). This is their only implementation: every form of a value read
+Response) costs more than their own work, so they are written in raw ASGI and are the app's
+entry: a request for a value route is answered here, every other one goes on to the router. This is their only implementation: every form of a value read
 (cache_ttl, Cache-Control: no-cache, large values streamed) and of a value write (raw bytes,
 CF-KV-Metadata, multipart, If-Match / If-None-Match, bodies of any size) is served here, and
 `benchmarks/bench_server.py` keeps the figure of what entering them before the router gains.
@@ -27,7 +27,7 @@ from edgekv.model import EntryWrite, StoredEntry
 from edgekv.server.asgi import ASGIApp, Message, Receive, Scope, Send
 from edgekv.server.auth import CREDENTIAL_HEADERS, Authenticator
 from edgekv.server.envelope import MalformedRequest, MethodNotAllowed, failure, ok
-from edgekv.server.paths import V4Path, path_key
+from edgekv.server.paths import ACCOUNTS, V4Path, path_key, v4_path
 from edgekv.server.rest import bodies
 from edgekv.server.rest.streaming import BUFFER, AnswerStarted, send_value
 from edgekv.server.writes import Writes, entry_write
@@ -61,38 +61,51 @@ class ValueRoutes:
         self.authenticator = authenticator
         self.writes = writes
         self.clock = clock
-        self.elsewhere: ASGIApp | None = None  # where requests in the workerd protocol go
+        self.elsewhere: ASGIApp | None = None  # the router: every other request goes there
         # Answer headers of small values, by (namespace, key), with the entry they were made
         # for: an edge answers a hot key with the same entry object until it changes.
         self._hits: dict[tuple[str, str], tuple[StoredEntry, Headers]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, path: V4Path) -> None:
-        """Answers a request for `.../values/{key}` (`path.rest` holds the key)."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app's entry: a value route's request is answered here, any other goes on to
+        `elsewhere` (the router)."""
+        if scope["type"] == "http":
+            raw = scope.get("raw_path")
+            if raw is not None and raw.startswith(ACCOUNTS) and not scope.get("root_path"):
+                path = v4_path(raw)
+                if (
+                    path is not None
+                    and path.what == b"values"
+                    and path.rest is not None
+                    and await self.answer(scope, receive, send, path)
+                ):
+                    return
+        assert self.elsewhere is not None
+        await self.elsewhere(scope, receive, send)
+
+    async def answer(self, scope: Scope, receive: Receive, send: Send, path: V4Path) -> bool:
+        """Answers a request for `.../values/{key}` (`path.rest` holds the key); False, with
+        nothing read or sent, for a request in the workerd protocol (not ours)."""
         try:
             method = scope["method"]
             if method == "GET" or method == "HEAD":
-                done = await self._get(scope, send, path)
-            elif method == "PUT":
-                done = await self._put(scope, receive, send, path)
-            elif method == "DELETE":
-                done = await self._delete(scope, send, path)
-            else:
-                raise MethodNotAllowed()
+                return await self._get(scope, send, path)
+            if method == "PUT":
+                return await self._put(scope, receive, send, path)
+            if method == "DELETE":
+                return await self._delete(scope, send, path)
+            raise MethodNotAllowed()
         except AnswerStarted:
             raise  # no other answer can be given: the server drops the connection
         except errors.KVError as e:
             headers = {"Allow": ALLOW} if isinstance(e, MethodNotAllowed) else None
             await failure(e, headers)(scope, receive, send)
-            return
         except Exception as e:
             # Logged, and answered as the app answers unexpected errors: a 500 envelope, on a
             # connection that stays usable.
             log.error("%s %s failed", scope["method"], scope["path"], exc_info=e)
             await failure(errors.KVError())(scope, receive, send)
-            return
-        if not done:
-            assert self.elsewhere is not None
-            await self.elsewhere(scope, receive, send)
+        return True
 
     # reads
 
