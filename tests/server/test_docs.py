@@ -19,7 +19,7 @@ DOCS = ROOT / "docs"
 ERRORS_DOC = DOCS / "errors.md"
 CONTRACT = DOCS / "contract.md"
 # Where the contract's messages are written: validation, decoding, and the binding's verbs.
-MESSAGE_SOURCES = ["limits.py", "api/values.py", "api/_async/kv.py"]
+MESSAGE_SOURCES = ["limits.py", "api/decoding.py", "api/_async/kv.py"]
 PAGES = [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *sorted(DOCS.glob("*.md"))]
 # Logger names look like modules (`edgekv.access`): the docs may name them too.
 LOGGERS = {

@@ -14,7 +14,7 @@ from edgekv.cache._async.cache import AsyncCache
 from edgekv.cache._sync.cache import Cache
 from edgekv.cache.durations import seconds
 from edgekv.cache.kv_format import JSON, PICKLE, JSONSerializer, PickleSerializer, Serializer
-from edgekv.cache.memory import Entry, MemoryTier
+from edgekv.cache.memory_tier import Entry, MemoryTier
 from edgekv.cache.policy import Policies, Policy
 from edgekv.cache.stats import PolicyStats, Stats
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from edgekv import __version__
-from edgekv.cli.accounts import account, token
+from edgekv.cli.account_token import account, token
 from edgekv.cli.common import Group
-from edgekv.cli.kv import kv
+from edgekv.cli.kv_group import kv
 from edgekv.cli.serve import serve_command
 
 

@@ -36,8 +36,8 @@ from edgekv.server.rest.changes import FeedAPI
 from edgekv.server.rest.identity import IdentityAPI
 from edgekv.server.rest.routes import RestAPI
 from edgekv.server.rest.values import ValueRoutes
+from edgekv.server.workerd.handler import token_authorizer, workerd_app
 from edgekv.server.workerd.listener import WorkerdListener
-from edgekv.server.workerd.protocol import token_authorizer, workerd_app
 from edgekv.server.writes import Writes
 from edgekv.stores._async.protocol import AsyncStore
 from edgekv.stores._async.urls import store_from_url

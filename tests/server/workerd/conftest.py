@@ -25,8 +25,8 @@ import pytest
 
 import edgekv
 from edgekv.server.accounts import Accounts
+from edgekv.server.workerd.handler import token_authorizer, workerd_app
 from edgekv.server.workerd.listener import WorkerdListener
-from edgekv.server.workerd.protocol import token_authorizer, workerd_app
 from tests.services import require
 
 HERE = Path(__file__).parent

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import IO, Any, Literal, overload
 
 from edgekv import errors, limits
-from edgekv.api.values import (
+from edgekv.api.decoding import (
     DECODERS,
     Consistency,
     decode,

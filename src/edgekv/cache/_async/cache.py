@@ -25,7 +25,7 @@ from edgekv.api._async.kv import AsyncNamespace
 from edgekv.cache.durations import Duration, seconds
 from edgekv.cache.keys import compile_key
 from edgekv.cache.kv_format import JSON, Serializer, Stored, decode, kv_ttl, metadata
-from edgekv.cache.memory import Entry, MemoryTier, size_of
+from edgekv.cache.memory_tier import Entry, MemoryTier, size_of
 from edgekv.cache.policy import Policies, Policy
 from edgekv.cache.stats import PolicyStats, Stats
 from edgekv.concurrency import (

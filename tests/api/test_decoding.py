@@ -1,4 +1,4 @@
-"""Edge cases of decoding by read type (edgekv.api.values) and bulk-write validation
+"""Edge cases of decoding by read type (edgekv.api.decoding) and bulk-write validation
 (edgekv.limits)."""
 
 from __future__ import annotations
@@ -9,32 +9,32 @@ from typing import Any
 import pytest
 
 from edgekv import errors, limits
-from edgekv.api import values
+from edgekv.api import decoding
 from edgekv.model import EntryWrite, StoredEntry
 
 NOW = 1_800_000_000.0
 
 
 def test_decode_by_type() -> None:
-    assert values.decode(b'{"a":1}', "text") == '{"a":1}'
-    assert values.decode(b'{"a":1}', "json") == {"a": 1}
-    assert values.decode(b"\xff", "bytes") == b"\xff"
-    assert values.decode(b"\xff", "arrayBuffer") == b"\xff"
-    assert values.decode(b"ok\xff", "text") == "ok\ufffd"
-    assert values.decode(b"", "text") == ""
+    assert decoding.decode(b'{"a":1}', "text") == '{"a":1}'
+    assert decoding.decode(b'{"a":1}', "json") == {"a": 1}
+    assert decoding.decode(b"\xff", "bytes") == b"\xff"
+    assert decoding.decode(b"\xff", "arrayBuffer") == b"\xff"
+    assert decoding.decode(b"ok\xff", "text") == "ok\ufffd"
+    assert decoding.decode(b"", "text") == ""
 
 
 @pytest.mark.parametrize("value", [b"", b"nope", b"{", b"\xff"])
 def test_json_decode_of_a_non_json_value_is_not_json(value: bytes) -> None:
     with pytest.raises(errors.NotJSON) as caught:
-        values.decode(value, "json")
+        decoding.decode(value, "json")
     assert caught.value.status == 400
     assert isinstance(caught.value, ValueError)
 
 
 def test_with_metadata() -> None:
     entry = StoredEntry(b"0", '{"m":false}', 1_800_000_060, 7, "HIT")
-    got = values.with_metadata(entry, "json")
+    got = decoding.with_metadata(entry, "json")
     assert (got.value, got.metadata, got.cache_status, got.version, got.expiration) == (
         0,
         {"m": False},
@@ -42,23 +42,23 @@ def test_with_metadata() -> None:
         7,
         1_800_000_060,
     )
-    assert values.with_metadata(StoredEntry(b"", None, None, 1), "text").metadata is None
+    assert decoding.with_metadata(StoredEntry(b"", None, None, 1), "text").metadata is None
 
 
 def test_unknown_type_is_a_type_error() -> None:
-    error = values.unknown_type("blob")
+    error = decoding.unknown_type("blob")
     assert isinstance(error, TypeError)
     assert error.status == 400
     assert '"blob"' in error.message
 
 
 def test_read_ttl() -> None:
-    assert values.read_ttl(None, "eventual") is None
-    assert values.read_ttl(45, "eventual") == 45
-    assert values.read_ttl(None, "strong") == 0
-    assert values.read_ttl(29, "strong") == 0
+    assert decoding.read_ttl(None, "eventual") is None
+    assert decoding.read_ttl(45, "eventual") == 45
+    assert decoding.read_ttl(None, "strong") == 0
+    assert decoding.read_ttl(29, "strong") == 0
     with pytest.raises(errors.InvalidCacheTtl):
-        values.read_ttl(29, "eventual")
+        decoding.read_ttl(29, "eventual")
 
 
 @pytest.mark.parametrize("title", ["a", "My KV", "é" * 512])
