@@ -222,16 +222,15 @@ class RestAPI:
         body = bodies.json_object(await bodies.read_json(request))
         keys, type_ = body.get("keys"), body.get("type", "text")
         with_metadata = bool(body.get("withMetadata"))
-        cache_ttl = body.get("cacheTtl")
-        ttl = None if cache_ttl is None else limits.validate_cache_ttl(cache_ttl)
+        cache_ttl = body.get("cacheTtl")  # validated by the namespace handle, as keys and type
         if type_ == "arrayBuffer":
+            ttl = None if cache_ttl is None else limits.validate_cache_ttl(cache_ttl)
             return ok({"values": await self._bulk_get_bytes(ns, keys, with_metadata, ttl)})
-        type_ = limits.validate_bulk_type(type_)
         if not isinstance(keys, list):
             raise errors.InvalidBulkRequest("Keys must be an array of strings.")
         if not with_metadata:
-            return ok({"values": await ns.get(keys, type_, cache_ttl=ttl)})  # type: ignore[call-overload]
-        found = await ns.get_with_metadata(keys, type_, cache_ttl=ttl)  # type: ignore[call-overload]
+            return ok({"values": await ns.get(keys, type_, cache_ttl=cache_ttl)})
+        found = await ns.get_with_metadata(keys, type_, cache_ttl=cache_ttl)
         values: dict[str, Any] = {}
         for k, v in found.items():
             if v is None:

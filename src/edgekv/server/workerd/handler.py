@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qs
 
 from edgekv import errors, limits
@@ -273,12 +273,12 @@ async def _bulk_get(ns: AsyncNamespace, raw: bytes, send: Send) -> None:
         raise errors.InvalidBulkRequest("The request body must be JSON.") from e
     if not isinstance(body, dict):
         raise errors.InvalidBulkRequest("The request body must be a JSON object.")
-    keys = limits.validate_bulk_get_keys(body.get("keys"))
-    type_: Literal["text", "json"] = (
-        "json" if limits.validate_bulk_type(body.get("type")) == "json" else "text"
-    )
-    cache_ttl = body.get("cacheTtl")
-    ttl = None if cache_ttl is None else limits.validate_cache_ttl(cache_ttl)
+    keys = body.get("keys")
+    if not isinstance(keys, list):
+        raise errors.InvalidBulkRequest("Keys must be an array of strings.")
+    # Keys, type and cacheTtl (a string, from workerd) are the namespace handle's to validate.
+    type_: Any = body.get("type") or "text"
+    ttl = body.get("cacheTtl")
     result: dict[str, Any]
     if body.get("withMetadata"):
         found = await ns.get_with_metadata(keys, type_, cache_ttl=ttl)
