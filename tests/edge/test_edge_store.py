@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -218,8 +219,10 @@ def test_sync_edge_follows_the_feed(tmp_path: Path) -> None:
 
 class _AnswerLost(edgekv.AsyncSQLiteStore):
     """A central store that can lose its answer to a write it made (as a connection that drops
-    on the way back does), and notes how its feed is read."""
+    on the way back does), and notes how its feed is read. It says it can leave the reader's
+    own changes out (as Redis can), so that an exclusive edge asks it to."""
 
+    capabilities = dataclasses.replace(edgekv.AsyncSQLiteStore.capabilities, exclude_own=True)
     lose_answers = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

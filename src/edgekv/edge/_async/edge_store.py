@@ -92,11 +92,15 @@ class AsyncEdgeStore:
         self.observers: list[EdgeObserver] = []
         # The follower starts with the first call that reaches the central store (a hit can
         # only follow such a call), so constructing an edge needs no running event loop.
-        self._follow = follow_feed
+        # A store with no change feed (Cloudflare's API) leaves cache_ttl alone to bound
+        # staleness; one that can leave this client's own changes out is asked to when every
+        # write through it passes here (`exclusive`).
+        capabilities = central.capabilities
+        self._follow = follow_feed and capabilities.change_feed
         self._feed_wait = feed_wait
         self._following = False
         self._closing = False
-        self._exclusive = exclusive
+        self._exclusive = exclusive and capabilities.exclude_own
         self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
         self.feed_flushes = 0
