@@ -22,6 +22,7 @@ from edgekv.model import (
     ListResult,
     NamespaceInfo,
     NamespacePage,
+    NamespaceUsage,
     ValueWithMetadata,
 )
 from edgekv.stores._async.protocol import AsyncStore
@@ -50,6 +51,7 @@ __all__ = [
     "NamespaceInfo",
     "NamespaceNotFound",
     "NamespacePage",
+    "NamespaceUsage",
     "NotFound",
     "PreconditionFailed",
     "SQLiteStore",

@@ -33,13 +33,16 @@ class NamespacePage:
 
 @dataclass(slots=True)
 class StoredEntry:
-    """What a store returns for a key: the value, its metadata as stored JSON text, expiry, version."""
+    """What a store returns for a key: the value, its metadata as stored JSON text, expiry,
+    version, and (edgekv's extension) when it was last written, in epoch seconds (None: the
+    store does not know, as Cloudflare's API does not say)."""
 
     value: bytes
     metadata_json: str | None
     expiration: int | None
     version: int
     cache_status: CacheStatus | None = None
+    written_at: int | None = None
 
     @property
     def metadata(self) -> Any:
@@ -59,22 +62,36 @@ class EntryWrite:
 
 @dataclass(slots=True)
 class KeyInfo:
-    """One key of a list page; `expiration` and `metadata` are present only when set."""
+    """One key of a list page; `expiration` and `metadata` are present only when set.
+
+    `size` (bytes of the value) and `written_at` (epoch seconds of its last write) are edgekv's
+    extensions: None where the store does not know them (Cloudflare's API, or an entry written
+    before the store kept them).
+    """
 
     name: str
     expiration: int | None = None
     metadata_json: str | None = None
+    size: int | None = None
+    written_at: int | None = None
 
     @property
     def metadata(self) -> Any:
         return None if self.metadata_json is None else json.loads(self.metadata_json)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, extensions: bool = False) -> dict[str, Any]:
+        """The key as Cloudflare lists it; with `extensions`, also `size` and `written_at`
+        where known (the REST API's list adds them; a Worker's list() does not)."""
         out: dict[str, Any] = {"name": self.name}
         if self.expiration is not None:
             out["expiration"] = self.expiration
         if self.metadata_json is not None:
             out["metadata"] = self.metadata
+        if extensions:
+            if self.size is not None:
+                out["size"] = self.size
+            if self.written_at is not None:
+                out["written_at"] = self.written_at
         return out
 
 
@@ -116,6 +133,7 @@ class ValueWithMetadata:
     cache_status: CacheStatus | None = None
     version: int | None = None
     expiration: int | None = None
+    written_at: int | None = None  # edgekv's extension: epoch seconds of the last write
 
 
 class Change(NamedTuple):
@@ -129,6 +147,18 @@ class Change(NamedTuple):
     namespace_id: str
     key: str | None
     at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceUsage:
+    """What a namespace holds in its central store: keys and the bytes of their values.
+
+    An expired entry counts until the store reclaims it (SQLite and PostgreSQL: their sweep;
+    Redis: its expiry, a grace period after the expiration), as storage is billed while held.
+    """
+
+    keys: int
+    bytes: int
 
 
 @dataclass(slots=True)

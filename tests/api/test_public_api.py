@@ -23,6 +23,7 @@ PUBLIC_API = sorted(
         "NamespaceInfo",
         "NamespaceNotFound",
         "NamespacePage",
+        "NamespaceUsage",
         "NotFound",
         "PreconditionFailed",
         "SQLiteStore",

@@ -108,7 +108,20 @@ def test_expiration_header_and_metadata(live: Live, http: httpx.Client, ns: str)
     meta = http.get(f"{live.namespaces_url()}/{ns}/metadata/k").json()
     assert meta["result"] == {"owner": "ann", "é": 1}
     listed = http.get(f"{live.namespaces_url()}/{ns}/keys").json()["result"]
-    assert listed == [{"name": "k", "expiration": at, "metadata": {"owner": "ann", "é": 1}}]
+    # Cloudflare's fields, and edgekv's: the value's size and its last write.
+    written = int(got.headers["x-edgekv-written-at"])
+    assert abs(written - time.time()) < 60
+    assert listed == [
+        {
+            "name": "k",
+            "expiration": at,
+            "metadata": {"owner": "ann", "é": 1},
+            "size": 1,
+            "written_at": written,
+        }
+    ]
+    usage = http.get(f"{live.namespaces_url()}/{ns}/usage").json()["result"]
+    assert usage == {"keys": 1, "bytes": 1}
 
 
 def test_multipart_forms(live: Live, http: httpx.Client, ns: str) -> None:

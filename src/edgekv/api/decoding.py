@@ -55,6 +55,7 @@ def with_metadata(entry: StoredEntry, type: str) -> ValueWithMetadata:
         entry.cache_status,
         entry.version,
         entry.expiration,
+        entry.written_at,
     )
 
 

@@ -334,6 +334,11 @@ def _components() -> dict[str, Any]:
                     "name": {"type": "string"},
                     "expiration": {"type": "integer"},
                     "metadata": {},
+                    "size": {"type": "integer", "description": "bytes of the value (edgekv)"},
+                    "written_at": {
+                        "type": "integer",
+                        "description": "epoch seconds of the last write, where known (edgekv)",
+                    },
                 },
             },
             "BulkPair": {

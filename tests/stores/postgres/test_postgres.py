@@ -81,3 +81,58 @@ async def test_concurrent_transactions_writing_the_same_keys_keep_versions_in_ap
     finally:
         for store in stores:
             await store.aclose()
+
+
+async def test_a_version_1_schema_is_upgraded_with_sizes_and_totals() -> None:
+    schema = f"{POSTGRES_SCHEMA}_v1_{uuid.uuid4().hex[:6]}"
+    store = AsyncPostgresStore(postgres_url(schema))
+    ns = await edgekv.AsyncKV(store).create_namespace("old")
+    await store.aclose()
+    # Back to the schema of version 1 (before sizes and totals), holding entries it wrote.
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        s = f'"{schema}"'
+        conn.execute(
+            f"""
+            ALTER TABLE {s}.entries DROP COLUMN size, DROP COLUMN written_at;
+            ALTER TABLE {s}.changes DROP COLUMN dkeys, DROP COLUMN dbytes;
+            ALTER TABLE {s}.namespaces DROP COLUMN stored_keys, DROP COLUMN stored_bytes;
+            ALTER TABLE {s}.feed_state DROP COLUMN folded_through;
+            CREATE OR REPLACE FUNCTION {s}.entries_feed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO {s}.changes (seq, nsid, key, at) VALUES (NEW.version, NEW.nsid,
+                    NEW.key, 1700000000);
+                RETURN NULL;
+            END $$;
+            UPDATE {s}.meta SET value = '1' WHERE name = 'schema_version';
+            """
+        )
+        nsid = conn.execute(f"SELECT nsid FROM {s}.namespaces").fetchone()[0]  # type: ignore[index]
+        conn.execute(
+            f"INSERT INTO {s}.blob_chunks VALUES (9, 0, %s), (9, 1, %s)", (b"x" * 10, b"y")
+        )
+        for key, value, blob in [(b"small", b"12345", None), (b"big", None, 9), (b"e", b"", None)]:
+            conn.execute(
+                f"INSERT INTO {s}.entries (nsid, key, value, blob_id, version)"
+                f" VALUES (%s, %s, %s, %s, nextval('{s}.versions'))",
+                (nsid, key, value, blob),
+            )
+    store = AsyncPostgresStore(postgres_url(schema))
+    try:
+        usage = await store.namespace_usage(ns.id)
+        assert (usage.keys, usage.bytes) == (3, 16)
+        page = await store.list_keys(ns.id, "", 10, None)
+        assert {k.name: (k.size, k.written_at) for k in page.keys} == {
+            "big": (11, 1700000000),
+            "e": (0, 1700000000),
+            "small": (5, 1700000000),
+        }
+        kv_ns = await edgekv.AsyncKV(store).namespace(ns.id)
+        await kv_ns.put("small", "1")
+        await kv_ns.delete("big")
+        await store.purge_expired()  # folds: the same figures
+        usage = await store.namespace_usage(ns.id)
+        assert (usage.keys, usage.bytes) == (2, 1)
+    finally:
+        await store.aclose()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

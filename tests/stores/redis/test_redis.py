@@ -17,7 +17,13 @@ from edgekv.model import EntryWrite
 from edgekv.stores.redis import scripts as redis_scripts
 from edgekv.stores.redis._async.redis_store import AsyncRedisStore
 from tests.clock import FakeClock
-from tests.stores.backends import REDIS_PREFIX, redis_cluster_handle, redis_cluster_url, redis_url
+from tests.stores.backends import (
+    REDIS_PREFIX,
+    REDIS_URL,
+    redis_cluster_handle,
+    redis_cluster_url,
+    redis_url,
+)
 
 
 async def _namespace(url: str, clock: FakeClock) -> tuple[AsyncRedisStore, edgekv.AsyncNamespace]:
@@ -413,3 +419,38 @@ def test_the_sync_store_writes_and_reads_the_feed_over_several_buckets_of_a_mast
         assert keys == sorted([*(f"s{i}" for i in range(60)), "one"])
     finally:
         store.close()
+
+
+async def test_a_store_written_before_sizes_were_kept_is_counted_once_on_first_use() -> None:
+    clock = FakeClock()
+    prefix = f"{REDIS_PREFIX}-old-{uuid.uuid4().hex[:6]}"
+    store = AsyncRedisStore(redis_url(), prefix=prefix, clock=clock)
+    ns = await edgekv.AsyncKV(store, clock=clock).create_namespace("old")
+    await ns.bulk_put([{"key": f"k{i}", "value": "x" * i} for i in range(600)])
+    await ns.put("big", b"b" * (2 << 20))
+    await ns.put("ttl", "12345", expiration_ttl=60)
+    await store.aclose()
+    # As an older edgekv left it: entries without a size, no totals, not marked upgraded.
+    client = redis.Redis.from_url(REDIS_URL)
+    for name in client.scan_iter(match="{" + prefix + ":*"):
+        if b":e:" in name:
+            client.hdel(name, "z", "t")
+        elif b":u:" in name or b":x:" in name:
+            client.delete(name)
+    client.hdel("{" + prefix + "}:meta", "totals")
+    expected = (602, sum(range(600)) + (2 << 20) + 5)
+    stores = [AsyncRedisStore(redis_url(), prefix=prefix, clock=clock) for _ in range(2)]
+    try:
+        found = await asyncio.gather(*(s.namespace_usage(ns.id) for s in stores))
+        assert {(u.keys, u.bytes) for u in found} == {expected}
+        kv_ns = await edgekv.AsyncKV(stores[0], clock=clock).namespace(ns.id)
+        await kv_ns.put("k1", "")  # an upgraded entry overwritten: counted once
+        clock.advance(200)  # past the expiration and the grace: out of the totals
+        usage = await stores[1].namespace_usage(ns.id)
+        assert (usage.keys, usage.bytes) == (expected[0] - 1, expected[1] - 1 - 5)
+    finally:
+        for s in stores:
+            await s.aclose()
+        for name in client.scan_iter(match="*" + prefix + "*"):
+            client.delete(name)
+        client.close()

@@ -273,7 +273,8 @@ class AsyncNamespace:
         cache_ttl: int | None = None,
         consistency: Consistency = "eventual",
     ) -> ValueWithMetadata | dict[str, ValueWithMetadata | None]:
-        """Value, metadata, version and expiration of a key (or of 1..100 keys)."""
+        """Value, metadata, version and expiration of a key (or of 1..100 keys), and when it
+        was last written (`written_at`, epoch seconds: edgekv's extension)."""
         ttl = read_ttl(cache_ttl, consistency)
         if not isinstance(key, str):
             entries = await self._get_bulk(key, type, ttl)
@@ -285,7 +286,12 @@ class AsyncNamespace:
                 return ValueWithMetadata(None)
             entry, chunks = opened
             return ValueWithMetadata(
-                chunks, entry.metadata, entry.cache_status, entry.version, entry.expiration
+                chunks,
+                entry.metadata,
+                entry.cache_status,
+                entry.version,
+                entry.expiration,
+                entry.written_at,
             )
         if type not in DECODERS:
             raise unknown_type(type)

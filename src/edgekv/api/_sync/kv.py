@@ -274,7 +274,8 @@ class Namespace:
         cache_ttl: int | None = None,
         consistency: Consistency = "eventual",
     ) -> ValueWithMetadata | dict[str, ValueWithMetadata | None]:
-        """Value, metadata, version and expiration of a key (or of 1..100 keys)."""
+        """Value, metadata, version and expiration of a key (or of 1..100 keys), and when it
+        was last written (`written_at`, epoch seconds: edgekv's extension)."""
         ttl = read_ttl(cache_ttl, consistency)
         if not isinstance(key, str):
             entries = self._get_bulk(key, type, ttl)
@@ -286,7 +287,12 @@ class Namespace:
                 return ValueWithMetadata(None)
             entry, chunks = opened
             return ValueWithMetadata(
-                chunks, entry.metadata, entry.cache_status, entry.version, entry.expiration
+                chunks,
+                entry.metadata,
+                entry.cache_status,
+                entry.version,
+                entry.expiration,
+                entry.written_at,
             )
         if type not in DECODERS:
             raise unknown_type(type)

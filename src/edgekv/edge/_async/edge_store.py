@@ -29,6 +29,7 @@ from edgekv.model import (
     KeyPage,
     NamespaceInfo,
     NamespacePage,
+    NamespaceUsage,
     StoredEntry,
 )
 from edgekv.stores._async.protocol import (
@@ -245,7 +246,12 @@ class AsyncEdgeStore:
                 entry, chunks = opened
                 if isinstance(chunks, AsyncWholeValue):
                     whole = StoredEntry(
-                        chunks.value, entry.metadata_json, entry.expiration, entry.version
+                        chunks.value,
+                        entry.metadata_json,
+                        entry.expiration,
+                        entry.version,
+                        None,
+                        entry.written_at,
                     )
                     return self._keep(ckey, whole, tick)
                 head: list[bytes] = []
@@ -257,7 +263,12 @@ class AsyncEdgeStore:
                         break
                 else:
                     whole = StoredEntry(
-                        b"".join(head), entry.metadata_json, entry.expiration, entry.version
+                        b"".join(head),
+                        entry.metadata_json,
+                        entry.expiration,
+                        entry.version,
+                        None,
+                        entry.written_at,
                     )
                     return self._keep(ckey, whole, tick)
         finally:
@@ -313,8 +324,11 @@ class AsyncEdgeStore:
                 self._tell(namespace_id, (write.key,))
         ckey = (namespace_id, write.key)
         if isinstance(write.value, bytes):
-            entry = StoredEntry(write.value, write.metadata_json, write.expiration, version, "HIT")
-            self.memory.store(ckey, entry, self._clock())
+            now = self._clock()
+            entry = StoredEntry(
+                write.value, write.metadata_json, write.expiration, version, "HIT", int(now)
+            )
+            self.memory.store(ckey, entry, now)
         else:
             self.memory.invalidate(ckey)
         return version
@@ -335,7 +349,7 @@ class AsyncEdgeStore:
         for write, version in zip(writes, versions, strict=True):
             if isinstance(write.value, bytes):
                 entry = StoredEntry(
-                    write.value, write.metadata_json, write.expiration, version, "HIT"
+                    write.value, write.metadata_json, write.expiration, version, "HIT", int(now)
                 )
                 self.memory.store((namespace_id, write.key), entry, now)
         return versions
@@ -511,6 +525,10 @@ class AsyncEdgeStore:
             self._tell(namespace_id, (None,))
         self.memory.invalidate_namespace(namespace_id)
 
+    async def namespace_usage(self, namespace_id: str) -> NamespaceUsage:
+        with central_errors():
+            return await self.central.namespace_usage(namespace_id)
+
     async def feed_position(self) -> str:
         with central_errors():
             return await self.central.feed_position()
@@ -593,6 +611,7 @@ def _with_status(entry: StoredEntry | None, status: str) -> StoredEntry | None:
         entry.expiration,
         entry.version,
         status,  # type: ignore[arg-type]
+        entry.written_at,
     )
 
 

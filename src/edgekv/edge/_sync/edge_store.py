@@ -30,6 +30,7 @@ from edgekv.model import (
     KeyPage,
     NamespaceInfo,
     NamespacePage,
+    NamespaceUsage,
     StoredEntry,
 )
 from edgekv.stores._sync.protocol import (
@@ -246,7 +247,12 @@ class EdgeStore:
                 entry, chunks = opened
                 if isinstance(chunks, WholeValue):
                     whole = StoredEntry(
-                        chunks.value, entry.metadata_json, entry.expiration, entry.version
+                        chunks.value,
+                        entry.metadata_json,
+                        entry.expiration,
+                        entry.version,
+                        None,
+                        entry.written_at,
                     )
                     return self._keep(ckey, whole, tick)
                 head: list[bytes] = []
@@ -258,7 +264,12 @@ class EdgeStore:
                         break
                 else:
                     whole = StoredEntry(
-                        b"".join(head), entry.metadata_json, entry.expiration, entry.version
+                        b"".join(head),
+                        entry.metadata_json,
+                        entry.expiration,
+                        entry.version,
+                        None,
+                        entry.written_at,
                     )
                     return self._keep(ckey, whole, tick)
         finally:
@@ -314,8 +325,11 @@ class EdgeStore:
                 self._tell(namespace_id, (write.key,))
         ckey = (namespace_id, write.key)
         if isinstance(write.value, bytes):
-            entry = StoredEntry(write.value, write.metadata_json, write.expiration, version, "HIT")
-            self.memory.store(ckey, entry, self._clock())
+            now = self._clock()
+            entry = StoredEntry(
+                write.value, write.metadata_json, write.expiration, version, "HIT", int(now)
+            )
+            self.memory.store(ckey, entry, now)
         else:
             self.memory.invalidate(ckey)
         return version
@@ -336,7 +350,7 @@ class EdgeStore:
         for write, version in zip(writes, versions, strict=True):
             if isinstance(write.value, bytes):
                 entry = StoredEntry(
-                    write.value, write.metadata_json, write.expiration, version, "HIT"
+                    write.value, write.metadata_json, write.expiration, version, "HIT", int(now)
                 )
                 self.memory.store((namespace_id, write.key), entry, now)
         return versions
@@ -512,6 +526,10 @@ class EdgeStore:
             self._tell(namespace_id, (None,))
         self.memory.invalidate_namespace(namespace_id)
 
+    def namespace_usage(self, namespace_id: str) -> NamespaceUsage:
+        with central_errors():
+            return self.central.namespace_usage(namespace_id)
+
     def feed_position(self) -> str:
         with central_errors():
             return self.central.feed_position()
@@ -594,6 +612,7 @@ def _with_status(entry: StoredEntry | None, status: str) -> StoredEntry | None:
         entry.expiration,
         entry.version,
         status,  # type: ignore[arg-type]
+        entry.written_at,
     )
 
 

@@ -66,6 +66,7 @@ class RestAPI:
             Route(ns, self.rename_namespace, methods=["PUT"]),
             Route(ns, self.delete_namespace, methods=["DELETE"]),
             Route(ns + "/keys", self.list_keys, methods=["GET"]),
+            Route(ns + "/usage", self.namespace_usage, methods=["GET"]),
             Route(ns + "/metadata/{key:key}", self.get_metadata, methods=["GET"]),
             Route(ns + "/incr/{key:key}", self.incr, methods=["POST"]),
             Route(ns + "/bulk", self.bulk_put, methods=["PUT"]),
@@ -155,6 +156,12 @@ class RestAPI:
         await self._kv(request).delete_namespace(info.id)
         return ok({})
 
+    async def namespace_usage(self, request: Request) -> Response:
+        """edgekv's extension: the keys and bytes the namespace holds (running totals)."""
+        ns = await self._namespace(request)
+        usage = await self.store.namespace_usage(ns.id)
+        return ok({"keys": usage.keys, "bytes": usage.bytes})
+
     # keys and values
 
     async def list_keys(self, request: Request) -> Response:
@@ -167,7 +174,7 @@ class RestAPI:
         while not page.keys and not page.list_complete and page.cursor:
             page = await ns.list(prefix=q.get("prefix"), limit=limit, cursor=page.cursor)
         info = {"count": len(page.keys), "cursor": page.cursor or ""}
-        return ok([k.as_json() for k in page.keys], result_info=info)
+        return ok([k.as_json(extensions=True) for k in page.keys], result_info=info)
 
     async def get_metadata(self, request: Request) -> Response:
         key = _key(request)
@@ -266,6 +273,8 @@ def _bytes_item(entry: StoredEntry | None, with_metadata: bool) -> Any:
     item = {"value": value, "metadata": entry.metadata, "version": entry.version}
     if entry.expiration is not None:
         item["expiration"] = entry.expiration
+    if entry.written_at is not None:
+        item["written_at"] = entry.written_at
     return item
 
 

@@ -238,10 +238,13 @@ async def _no_body() -> Message:
 
 
 def _value_headers(entry: StoredEntry) -> Headers:
-    """A value's headers: ETag, expiration, CF-KV-Metadata, CF-Cache-Status, content type."""
+    """A value's headers: ETag, expiration, CF-KV-Metadata, CF-Cache-Status, the last write
+    (X-EdgeKV-Written-At, edgekv's), content type."""
     headers = [(b"etag", b'"%d"' % entry.version)]
     if entry.expiration is not None:
         headers.append((b"expiration", b"%d" % entry.expiration))
+    if entry.written_at is not None:
+        headers.append((b"x-edgekv-written-at", b"%d" % entry.written_at))
     if entry.metadata_json is not None:
         metadata = json.loads(entry.metadata_json)
         if metadata is not None:

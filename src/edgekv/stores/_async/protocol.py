@@ -15,6 +15,7 @@ from edgekv.model import (
     KeyPage,
     NamespaceInfo,
     NamespacePage,
+    NamespaceUsage,
     StoredEntry,
 )
 from edgekv.stores.capabilities import Capabilities
@@ -81,12 +82,22 @@ class AsyncStore(Protocol):
         """Deletes the namespace and every key in it."""
         ...
 
+    async def namespace_usage(self, namespace_id: str) -> NamespaceUsage:
+        """The keys the namespace holds and the bytes of their values (edgekv's extension).
+
+        Kept as running totals that every write updates in its own transaction or script, so
+        this costs the same on a namespace of a million keys as on one of ten; NamespaceNotFound
+        if there is none.
+        """
+        ...
+
     # entries
 
     async def get(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
-        """The live (unexpired) entry of a key, or None."""
+        """The live (unexpired) entry of a key, or None; its `written_at` says when it was
+        last written (epoch seconds)."""
         ...
 
     async def get_value(
@@ -136,7 +147,8 @@ class AsyncStore(Protocol):
         *,
         cache_ttl: int | None = None,
     ) -> KeyPage:
-        """Up to `limit` live keys with the prefix, after `start_after`, in UTF-8 byte order."""
+        """Up to `limit` live keys with the prefix, after `start_after`, in UTF-8 byte order,
+        each with its value's size and last write (edgekv's extensions)."""
         ...
 
     async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:

@@ -132,6 +132,7 @@ def entry_from_headers(headers: Mapping[str, str]) -> tuple[StoredEntry, bool]:
     metadata = headers.get("cf-kv-metadata")
     if metadata is not None:
         metadata = compact_json(json.loads(metadata))
+    written = headers.get("x-edgekv-written-at")
     return (
         StoredEntry(
             b"",
@@ -139,6 +140,7 @@ def entry_from_headers(headers: Mapping[str, str]) -> tuple[StoredEntry, bool]:
             int(float(expiration)) if expiration else None,
             version,
             _cache_status(headers.get("cf-cache-status")),
+            int(written) if written and written.isdigit() else None,
         ),
         etag is not None,
     )
@@ -158,16 +160,23 @@ def entry_from_bulk(item: Any) -> StoredEntry | None:
         None if metadata is None else compact_json(metadata),
         item.get("expiration"),
         int(item.get("version") or 0),
+        None,
+        item.get("written_at"),
     )
 
 
 def key_info(item: Mapping[str, Any]) -> KeyInfo:
+    """One key of a list answer; `size` and `written_at` where the server sends them (edgekv)."""
     expiration = item.get("expiration")
     metadata = item.get("metadata")
+    size = item.get("size")
+    written = item.get("written_at")
     return KeyInfo(
         str(item["name"]),
         None if expiration is None else int(expiration),
         None if metadata is None else compact_json(metadata),
+        None if size is None else int(size),
+        None if written is None else int(written),
     )
 
 

@@ -2,13 +2,19 @@
 
 Layout (P is the URL's prefix, b a bucket number, N a namespace id):
 - `{P:b}:e:N:<key>`  hash of one entry: v value | b name of its blob key, m metadata,
-                     x expiration, n version stamp (microseconds, see below)
+                     x expiration, n version stamp (microseconds, see below), z the value's
+                     size in bytes, t its last write (epoch seconds)
 - `{P:b}:i:N`        sorted set of the bucket's keys of namespace N, all score 0: ZRANGEBYLEX
                      walks them in byte order
 - `{P:b}:f`          stream: the bucket's change feed; `{P:b}:s` hash of its last stamp (s)
                      and the newest id trimmed from it for retention (t)
 - `{P:b}:d`          set of deleted namespace ids: a write to one of them is refused
 - `{P:b}:blob:<id>`  string: a value of 1 MiB or more, appended in chunks, read by GETRANGE
+- `{P:b}:u:N`        hash: the keys (k) and bytes (b) namespace N holds in the bucket, kept by
+                     every write script (running totals: namespace_usage reads 2 fields a bucket)
+- `{P:b}:x:N`        sorted set of N's entries with an expiration, as `<size>:<key>` scored by
+                     when Redis reclaims them (expiration + grace): FOLD takes those past it out
+                     of the totals, since Redis expires an entry without running a script
 - `{P}:ns`, `{P}:titles`, `{P}:meta`: the namespace registry; `{P}:gone` set of deleted
                      namespace ids, so a chosen id is never given to a new namespace
 
@@ -83,13 +89,21 @@ class Keys:
     def blob(self, bucket: int, blob_id: str) -> str:
         return f"{self.tag(bucket)}:blob:{blob_id}"
 
+    def usage(self, bucket: int, nsid: str) -> str:
+        return f"{self.tag(bucket)}:u:{nsid}"
+
+    def expiring(self, bucket: int, nsid: str) -> str:
+        return f"{self.tag(bucket)}:x:{nsid}"
+
     def bucket_keys(self, bucket: int, nsid: str) -> list[str]:
-        """KEYS[1..4] of every bucket write script."""
+        """KEYS[1..6] of every bucket write script."""
         return [
             self.index(bucket, nsid),
             self.feed(bucket),
             self.stamp(bucket),
             self.deleted(bucket),
+            self.usage(bucket, nsid),
+            self.expiring(bucket, nsid),
         ]
 
 
@@ -128,8 +142,9 @@ NOT_HERE = "non local key"  # Redis: "Script attempted to access a non local key
 # Shared by the write scripts. ARGV[1] now (the store's clock), [2] feed retention in
 # microseconds, [3] grace seconds added to server-side expiry, [4] pub/sub channel, [5] the
 # writing client's origin, which a key's feed entry carries (see FEED_READ). A bucket
-# is four keys: the namespace's index, the feed, the stamp hash, the deleted set. A script
-# ends its writes with `finish()`, which saves each bucket's last stamp.
+# is six keys: the namespace's index, the feed, the stamp hash, the deleted set, the
+# namespace's totals and its expiring entries. A script ends its writes with `finish()`, which
+# saves each bucket's last stamp and adds what the script changed to the totals.
 #
 # Each redis.call costs a script about 1.5 us besides the command's own work, so a bucket's
 # state is read once and written once per script, and a put overwriting a plain value is
@@ -138,6 +153,7 @@ _PRELUDE = """
 local now, retention, grace, channel, origin = tonumber(ARGV[1]), tonumber(ARGV[2]),
     tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local function fmt(n) return string.format('%.0f', n) end
+local written = fmt(math.floor(now))
 -- Per bucket, however many units (namespaces) of a script name it: its feed, stamp hash, last
 -- stamp drawn and the stamp of its feed's oldest entry.
 local feeds, touched = {}, {}
@@ -147,7 +163,33 @@ local function bucket(keys)
         state = {feed = keys[2], stamp = keys[3]}
         feeds[keys[2]] = state
     end
-    return {index = keys[1], deleted = keys[4], state = state}
+    return {index = keys[1], deleted = keys[4], state = state, usage = keys[5],
+        expiring = keys[6]}
+end
+-- The totals: what this script added to each namespace's keys and bytes, written by finish().
+local deltas, delta_keys = {}, {}
+local function adjust(b, dk, db)
+    local d = deltas[b.usage]
+    if not d then
+        d = {0, 0}
+        deltas[b.usage] = d
+        delta_keys[#delta_keys + 1] = b.usage
+    end
+    d[1], d[2] = d[1] + dk, d[2] + db
+end
+local function member(size, key) return fmt(size) .. ':' .. key end
+-- Takes an entry (its stored size z and expiration x) out of the totals, if it is in them: an
+-- entry written before sizes were kept has none (the upgrade counts it), and an expiring one
+-- that FOLD took out already is no longer in the expiring set.
+local function uncount(b, key, z, x)
+    if not z then return end
+    local size = tonumber(z)
+    if x and redis.call('ZREM', b.expiring, member(size, key)) == 0 then return end
+    adjust(b, -1, -size)
+end
+local function count(b, key, size, x)
+    adjust(b, 1, size)
+    if x and x ~= '' then redis.call('ZADD', b.expiring, tonumber(x) + grace, member(size, key)) end
 end
 local function gone(b, nsid) return redis.call('SISMEMBER', b.deleted, nsid) == 1 end
 -- clock: the master's, read once per script; drawn: the last stamp this script took in any
@@ -198,6 +240,12 @@ local function finish()
         if s.watched then redis.call('HDEL', s.stamp, 'w') end
     end
     touched = {}
+    for _, name in ipairs(delta_keys) do
+        local d = deltas[name]
+        if d[1] ~= 0 then redis.call('HINCRBY', name, 'k', d[1]) end
+        if d[2] ~= 0 then redis.call('HINCRBY', name, 'b', d[2]) end
+    end
+    deltas, delta_keys = {}, {}
 end
 -- Appends a change to the bucket's feed; its stamp as text (the entry's version).
 local function feed(b, nsid, key)
@@ -223,17 +271,22 @@ local function retire_blob(entry)
     if old then redis.call('PEXPIRE', old, 60000) end
 end
 local function store(b, nsid, entry, key, value, is_blob, meta, exp)
-    local old = redis.call('HMGET', entry, 'n', 'b', 'm', 'x')
+    local old = redis.call('HMGET', entry, 'n', 'b', 'm', 'x', 'z')
     if old[2] then redis.call('PEXPIRE', old[2], 60000) end
+    if old[1] then uncount(b, key, old[5], old[4]) end
     -- A plain value over a plain value is written over in place; anything else (a blob,
     -- metadata or an expiration before, a blob now) starts the entry afresh.
     if old[2] or old[3] or old[4] or (is_blob and old[1]) then redis.call('DEL', entry) end
     local stamp = feed(b, nsid, key)
+    local size
     if is_blob then
-        redis.call('HSET', entry, 'b', value, 'n', stamp)
+        size = redis.call('STRLEN', value)
+        redis.call('HSET', entry, 'b', value, 'n', stamp, 'z', size, 't', written)
     else
-        redis.call('HSET', entry, 'v', value, 'n', stamp)
+        size = #value
+        redis.call('HSET', entry, 'v', value, 'n', stamp, 'z', size, 't', written)
     end
+    count(b, key, size, exp)
     if meta ~= '' then redis.call('HSET', entry, 'm', meta) end
     if exp ~= '' then
         redis.call('HSET', entry, 'x', exp)
@@ -304,17 +357,19 @@ return out
 """
 )
 
-# KEYS[1..4] a bucket, KEYS[5..] entries; ARGV[6] namespace id, ARGV[7..] the entries' keys.
+# KEYS[1..6] a bucket, KEYS[7..] entries; ARGV[6] namespace id, ARGV[7..] the entries' keys.
 # A feed entry for each key that was there.
 DELETE_MANY = (
     _PRELUDE
     + """
 local b, nsid = bucket(KEYS), ARGV[6]
 if gone(b, nsid) then return redis.error_reply('EDGEKV_NAMESPACE_GONE') end
-for i = 5, #KEYS do
-    local key = ARGV[i + 2]
+for i = 7, #KEYS do
+    local key = ARGV[i]
     local removed = redis.call('ZREM', b.index, key)
-    if redis.call('EXISTS', KEYS[i]) == 1 or removed == 1 then
+    local old = redis.call('HMGET', KEYS[i], 'n', 'x', 'z')
+    if old[1] or removed == 1 then
+        if old[1] then uncount(b, key, old[3], old[2]) end
         retire_blob(KEYS[i])
         redis.call('DEL', KEYS[i])
         feed(b, nsid, key)
@@ -325,7 +380,7 @@ return 1
 """
 )
 
-# KEYS[1..4] a bucket, KEYS[5] entry; ARGV[6] namespace id, [7] key, [8] by, [9] expiration
+# KEYS[1..6] a bucket, KEYS[7] entry; ARGV[6] namespace id, [7] key, [8] by, [9] expiration
 # or ''. HINCRBY keeps Redis's own 64-bit arithmetic and refuses what is not the canonical
 # decimal text of a 64-bit integer.
 INCR = (
@@ -333,8 +388,8 @@ INCR = (
     + """
 local b, nsid = bucket(KEYS), ARGV[6]
 if gone(b, nsid) then return redis.error_reply('EDGEKV_NAMESPACE_GONE') end
-local entry, key, by, exp = KEYS[5], ARGV[7], ARGV[8], ARGV[9]
-local f = redis.call('HMGET', entry, 'v', 'b', 'x')
+local entry, key, by, exp = KEYS[7], ARGV[7], ARGV[8], ARGV[9]
+local f = redis.call('HMGET', entry, 'v', 'b', 'x', 'z')
 if (not f[1] and not f[2]) or expired(f[3]) then
     store(b, nsid, entry, key, by, false, '', exp)
     finish()
@@ -344,21 +399,25 @@ if f[2] then return redis.error_reply('EDGEKV_NOT_AN_INTEGER') end
 local done = redis.pcall('HINCRBY', entry, 'v', by)
 if type(done) == 'table' and done.err then return redis.error_reply('EDGEKV_NOT_AN_INTEGER') end
 local stamp = feed(b, nsid, key)
-finish()
-redis.call('HSET', entry, 'n', stamp)
+local value = redis.call('HGET', entry, 'v')
+uncount(b, key, f[4], f[3])
+redis.call('HSET', entry, 'n', stamp, 'z', #value, 't', written)
 if exp ~= '' then
     redis.call('HSET', entry, 'x', exp)
     redis.call('EXPIRE', entry, math.max(1, math.ceil(tonumber(exp) - now + grace)))
 end
+count(b, key, #value, exp ~= '' and exp or f[3])
+finish()
 redis.call('ZADD', b.index, 0, key)
-return redis.call('HGET', entry, 'v')
+return value
 """
 )
 
 # KEYS[1] index; ARGV[1] lower bound, [2] upper bound (ZRANGEBYLEX syntax), [3] how many live
 # keys are wanted, [4] now, [5] entry key prefix, [6] most members to look at.
-# Returns {exhausted, last member looked at, key1, exp1, meta1, key2, ...}; members whose entry
-# is gone (expired and reclaimed by Redis) are pruned from the index on the way.
+# Returns {exhausted, last member looked at, key1, exp1, meta1, size1, written1, key2, ...};
+# members whose entry is gone (expired and reclaimed by Redis) are pruned from the index on
+# the way.
 LIST = """
 local lo, hi, want, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local prefix, cap = ARGV[5], tonumber(ARGV[6])
@@ -369,13 +428,15 @@ while found < want and seen < cap do
     for _, member in ipairs(batch) do
         seen = seen + 1
         last = member
-        local f = redis.call('HMGET', prefix .. member, 'n', 'x', 'm')
+        local f = redis.call('HMGET', prefix .. member, 'n', 'x', 'm', 'z', 't')
         if not f[1] then
             redis.call('ZREM', KEYS[1], member)
         elseif not (f[2] and tonumber(f[2]) <= now) then
             out[#out + 1] = member
             out[#out + 1] = f[2] or ''
             out[#out + 1] = f[3] or ''
+            out[#out + 1] = f[4] or ''
+            out[#out + 1] = f[5] or ''
             found = found + 1
             if found >= want then break end
         end
@@ -388,10 +449,12 @@ for _, v in ipairs(out) do head[#head + 1] = v end
 return head
 """
 
-# KEYS[1] index, KEYS[2] deleted set; ARGV[1] namespace id, ARGV[2] entry key prefix.
-# Deletes up to 500 of a deleted namespace's entries per call; returns how many are left.
+# KEYS[1] index, KEYS[2] deleted set, KEYS[3] totals, KEYS[4] expiring entries; ARGV[1]
+# namespace id, ARGV[2] entry key prefix. Deletes up to 500 of a deleted namespace's entries
+# per call; returns how many are left.
 DROP_NAMESPACE = """
 redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3], KEYS[4])
 local members = redis.call('ZRANGE', KEYS[1], 0, 499)
 for _, member in ipairs(members) do
     local entry = ARGV[2] .. member
@@ -403,7 +466,52 @@ if #members > 0 then redis.call('ZREM', KEYS[1], unpack(members)) end
 return redis.call('ZCARD', KEYS[1])
 """
 
-# KEYS[1..4] a bucket; ARGV[6] namespace id: one feed entry with no key ("all of it").
+# KEYS[1] totals, KEYS[2] expiring entries of a namespace in one bucket; ARGV[1] now, [2] most
+# entries to take. Takes entries Redis has reclaimed (or will, their time is past) out of the
+# totals; returns {keys, bytes, 1 if more may be due}.
+FOLD = """
+local limit = tonumber(ARGV[2])
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, limit)
+if #due > 0 then
+    local db = 0
+    for _, m in ipairs(due) do db = db + tonumber(string.match(m, '^(%d+):')) end
+    redis.call('ZREM', KEYS[2], unpack(due))
+    redis.call('HINCRBY', KEYS[1], 'k', -#due)
+    redis.call('HINCRBY', KEYS[1], 'b', -db)
+end
+local t = redis.call('HMGET', KEYS[1], 'k', 'b')
+return {tonumber(t[1] or '0'), tonumber(t[2] or '0'), #due == limit and 1 or 0}
+"""
+
+# The upgrade of a store written before sizes and totals were kept. KEYS[1] index, KEYS[2]
+# totals, KEYS[3] expiring entries of a namespace in one bucket; ARGV[1] entry key prefix,
+# [2] where to start (ZRANGEBYLEX syntax), [3] grace. Counts up to 500 entries that have no
+# size yet (one written since has one, and is counted); returns {members seen, last member}.
+COUNT_OLD = """
+local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], '+', 'LIMIT', 0, 500)
+local dk, db = 0, 0
+for _, key in ipairs(members) do
+    local entry = ARGV[1] .. key
+    local f = redis.call('HMGET', entry, 'n', 'z', 'b', 'x')
+    if f[1] and not f[2] then
+        local size = redis.call('HSTRLEN', entry, 'v')
+        if f[3] then size = redis.call('STRLEN', f[3]) end
+        redis.call('HSET', entry, 'z', size)
+        dk, db = dk + 1, db + size
+        if f[4] then
+            redis.call('ZADD', KEYS[3], tonumber(f[4]) + tonumber(ARGV[3]),
+                string.format('%d', size) .. ':' .. key)
+        end
+    end
+end
+if dk ~= 0 then
+    redis.call('HINCRBY', KEYS[2], 'k', dk)
+    redis.call('HINCRBY', KEYS[2], 'b', db)
+end
+return {#members, members[#members] or ''}
+"""
+
+# KEYS[1..6] a bucket; ARGV[6] namespace id: one feed entry with no key ("all of it").
 FEED_NAMESPACE = (
     _PRELUDE
     + """

@@ -41,6 +41,7 @@ from edgekv.model import (
     KeyPage,
     NamespaceInfo,
     NamespacePage,
+    NamespaceUsage,
     StoredEntry,
 )
 from edgekv.stores._async.protocol import Direction, NamespaceOrder
@@ -248,6 +249,17 @@ class AsyncRestStore:
     async def delete_namespace(self, namespace_id: str) -> None:
         with self._faults:
             await self._send("DELETE", await self._ns_path(namespace_id))
+
+    async def namespace_usage(self, namespace_id: str) -> NamespaceUsage:
+        if self._edgekv is False:
+            raise errors.BadRequest(
+                f"{self.base_url} does not report a namespace's keys and bytes (edgekv's "
+                "extension): Cloudflare's are in its GraphQL Analytics API (kvStorageAdaptiveGroups)"
+            )
+        with self._faults:
+            path = f"{await self._ns_path(namespace_id)}/usage"
+            result = (await self._json("GET", path))["result"]
+            return NamespaceUsage(int(result["keys"]), int(result["bytes"]))
 
     # reads
 

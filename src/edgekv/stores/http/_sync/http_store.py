@@ -42,6 +42,7 @@ from edgekv.model import (
     KeyPage,
     NamespaceInfo,
     NamespacePage,
+    NamespaceUsage,
     StoredEntry,
 )
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder
@@ -249,6 +250,17 @@ class RestStore:
     def delete_namespace(self, namespace_id: str) -> None:
         with self._faults:
             self._send("DELETE", self._ns_path(namespace_id))
+
+    def namespace_usage(self, namespace_id: str) -> NamespaceUsage:
+        if self._edgekv is False:
+            raise errors.BadRequest(
+                f"{self.base_url} does not report a namespace's keys and bytes (edgekv's "
+                "extension): Cloudflare's are in its GraphQL Analytics API (kvStorageAdaptiveGroups)"
+            )
+        with self._faults:
+            path = f"{self._ns_path(namespace_id)}/usage"
+            result = (self._json("GET", path))["result"]
+            return NamespaceUsage(int(result["keys"]), int(result["bytes"]))
 
     # reads
 

@@ -29,6 +29,7 @@ from edgekv.model import (
     KeyPage,
     NamespaceInfo,
     NamespacePage,
+    NamespaceUsage,
     StoredEntry,
 )
 from edgekv.stores import namespace_sql
@@ -124,15 +125,23 @@ class AsyncPostgresStore:
                 async with conn.transaction():
                     # One migration at a time: CREATE ... IF NOT EXISTS races on catalogs.
                     await conn.execute(self._sql.migrate_lock)
-                    await conn.execute(self._sql.ddl)
+                    version = await self._schema_version(conn)  # again, under the lock
+                    if version < postgres_schema.SCHEMA_VERSION:
+                        await conn.execute(self._sql.ddl)
+                        if version >= 1:  # an older schema with data: sizes and totals, once
+                            await conn.execute(self._sql.backfill)
 
     async def _schema_version(self, conn: psycopg.AsyncConnection[Any]) -> int:
-        try:
-            cur = await conn.execute(
-                self._sql.format("SELECT value FROM {s}.meta WHERE name = 'schema_version'")
-            )
-        except pg_errors.UndefinedTable:
+        # to_regclass, not a failed SELECT: an error would abort the migration's transaction.
+        cur = await conn.execute(
+            "SELECT to_regclass(%s)", (f"{postgres_schema.quote_ident(self.schema)}.meta",)
+        )
+        found = await cur.fetchone()
+        if found is None or found[0] is None:
             return 0
+        cur = await conn.execute(
+            self._sql.format("SELECT value FROM {s}.meta WHERE name = 'schema_version'")
+        )
         row = await cur.fetchone()
         return 0 if row is None else int(row[0])
 
@@ -262,6 +271,13 @@ class AsyncPostgresStore:
                 await conn.execute(self._sql.feed_append, (nsid,))
             self._nsids.pop(namespace_id, None)
 
+    async def namespace_usage(self, namespace_id: str) -> NamespaceUsage:
+        with self._faults:
+            row = await self._one(self._sql.namespace_usage, (namespace_id,))
+            if row is None:
+                raise errors.NamespaceNotFound()
+            return NamespaceUsage(int(row[0]), int(row[1]))
+
     # entries
 
     async def _value_of(
@@ -286,9 +302,14 @@ class AsyncPostgresStore:
                 row = await cur.fetchone()
                 if row is None:
                     return None
-                value, metadata, expiration, version, blob_id = row
+                value, metadata, expiration, version, blob_id, written_at = row
                 return StoredEntry(
-                    await self._value_of(conn, value, blob_id), metadata, expiration, version
+                    await self._value_of(conn, value, blob_id),
+                    metadata,
+                    expiration,
+                    version,
+                    None,
+                    written_at,
                 )
 
     async def get_value(
@@ -319,9 +340,14 @@ class AsyncPostgresStore:
                     (nsid, [k.encode() for k in keys], self._clock()),
                     binary=True,
                 )
-                for key, value, metadata, expiration, version, blob_id in await cur.fetchall():
+                for key, value, meta, exp, version, blob_id, written in await cur.fetchall():
                     found[bytes(key)] = StoredEntry(
-                        await self._value_of(conn, value, blob_id), metadata, expiration, version
+                        await self._value_of(conn, value, blob_id),
+                        meta,
+                        exp,
+                        version,
+                        None,
+                        written,
                     )
             return [found.get(k.encode()) for k in keys]
 
@@ -348,8 +374,8 @@ class AsyncPostgresStore:
                 await pool.putconn(conn)
                 if row is None:
                     return None
-            value, metadata, expiration, version, blob_id = row
-            entry = StoredEntry(b"", metadata, expiration, version)
+            value, metadata, expiration, version, blob_id, written_at = row
+            entry = StoredEntry(b"", metadata, expiration, version, None, written_at)
             if value is not None:
                 return entry, chunks_of(bytes(value), chunk_size)
             return entry, self._blob_chunks(pool, conn, blob_id, chunk_size)
@@ -425,15 +451,19 @@ class AsyncPostgresStore:
         now: float,
     ) -> Any:
         key, meta, exp = write.key.encode(), write.metadata_json, write.expiration
+        size, written = len(value) if value is not None else write.size, int(now)
         if if_version is not None:
             query = self._sql.update_if_version
-            params: tuple[object, ...] = (value, blob_id, meta, exp, nsid, key, if_version, now)
+            params: tuple[object, ...] = (
+                *(value, blob_id, meta, exp, size, written),
+                *(nsid, key, if_version, now),
+            )
         elif only_if_absent:
             query = self._sql.upsert(True)
-            params = (nsid, key, value, blob_id, meta, exp, now)
+            params = (nsid, key, value, blob_id, meta, exp, size, written, now)
         else:
             query = self._sql.upsert(False)
-            params = (nsid, key, value, blob_id, meta, exp)
+            params = (nsid, key, value, blob_id, meta, exp, size, written)
         cur = await conn.execute(query, params)
         return await cur.fetchone()
 
@@ -466,9 +496,12 @@ class AsyncPostgresStore:
                 values.append(w.value if isinstance(w.value, bytes) else w.value.read())
                 metas.append(w.metadata_json)
                 exps.append(w.expiration)
+            written = int(self._clock())
             pool = await self._open()
             async with pool.connection() as conn:
-                cur = await conn.execute(self._sql.upsert_many, (nsid, keys, values, metas, exps))
+                cur = await conn.execute(
+                    self._sql.upsert_many, (nsid, written, keys, values, metas, exps)
+                )
                 by_key = {bytes(k).decode(): int(v) for k, v in await cur.fetchall()}
             now = self._clock()
             if now >= self._next_purge:
@@ -502,17 +535,22 @@ class AsyncPostgresStore:
             params += [self._clock(), limit + 1]
             rows = await self._all(self._sql.list_keys(inclusive, upper is not None), params)
             complete = len(rows) <= limit
-            keys = [KeyInfo(bytes(k).decode(), exp, meta) for k, exp, meta in rows[:limit]]
+            keys = [
+                KeyInfo(bytes(k).decode(), exp, meta, size, written)
+                for k, exp, meta, size, written in rows[:limit]
+            ]
             return KeyPage(keys, complete)
 
     async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
         with self._faults:
+            now = self._clock()
             params = {
                 "nsid": await self._nsid(namespace_id),
                 "key": key.encode(),
                 "by": by,
                 "exp": expiration,
-                "now": self._clock(),
+                "now": now,
+                "written": int(now),
             }
             try:
                 row = await self._one(self._sql.incr, params)
@@ -574,8 +612,16 @@ class AsyncPostgresStore:
         horizon = time.time() - self._feed_retention
         pool = await self._open()
         async with pool.connection() as conn:
-            cur = await conn.execute(self._sql.purge_expired, (now, limit))
-            purged = max(cur.rowcount, 0)
+            async with conn.transaction():
+                # The feed's new changes into the totals (only folded changes are purged),
+                # and what the sweep reclaims out of them, one updater of totals at a time.
+                await conn.execute(self._sql.usage_lock)
+                await conn.execute(self._sql.feed_lock)
+                await conn.execute(self._sql.fold)
+            async with conn.transaction():
+                await conn.execute(self._sql.usage_lock)
+                cur = await conn.execute(self._sql.purge_expired, (now, limit))
+                purged = int((await cur.fetchone())[0])  # type: ignore[index]
             cur = await conn.execute(self._sql.purge_changes, (horizon, limit))
             purged += int((await cur.fetchone())[0])  # type: ignore[index]
             await conn.execute(self._sql.purge_namespaces, (horizon,))

@@ -30,6 +30,7 @@ from edgekv.model import (
     KeyPage,
     NamespaceInfo,
     NamespacePage,
+    NamespaceUsage,
     StoredEntry,
 )
 from edgekv.stores import namespace_sql
@@ -125,15 +126,23 @@ class PostgresStore:
                 with conn.transaction():
                     # One migration at a time: CREATE ... IF NOT EXISTS races on catalogs.
                     conn.execute(self._sql.migrate_lock)
-                    conn.execute(self._sql.ddl)
+                    version = self._schema_version(conn)  # again, under the lock
+                    if version < postgres_schema.SCHEMA_VERSION:
+                        conn.execute(self._sql.ddl)
+                        if version >= 1:  # an older schema with data: sizes and totals, once
+                            conn.execute(self._sql.backfill)
 
     def _schema_version(self, conn: psycopg.Connection[Any]) -> int:
-        try:
-            cur = conn.execute(
-                self._sql.format("SELECT value FROM {s}.meta WHERE name = 'schema_version'")
-            )
-        except pg_errors.UndefinedTable:
+        # to_regclass, not a failed SELECT: an error would abort the migration's transaction.
+        cur = conn.execute(
+            "SELECT to_regclass(%s)", (f"{postgres_schema.quote_ident(self.schema)}.meta",)
+        )
+        found = cur.fetchone()
+        if found is None or found[0] is None:
             return 0
+        cur = conn.execute(
+            self._sql.format("SELECT value FROM {s}.meta WHERE name = 'schema_version'")
+        )
         row = cur.fetchone()
         return 0 if row is None else int(row[0])
 
@@ -263,6 +272,13 @@ class PostgresStore:
                 conn.execute(self._sql.feed_append, (nsid,))
             self._nsids.pop(namespace_id, None)
 
+    def namespace_usage(self, namespace_id: str) -> NamespaceUsage:
+        with self._faults:
+            row = self._one(self._sql.namespace_usage, (namespace_id,))
+            if row is None:
+                raise errors.NamespaceNotFound()
+            return NamespaceUsage(int(row[0]), int(row[1]))
+
     # entries
 
     def _value_of(
@@ -287,9 +303,14 @@ class PostgresStore:
                 row = cur.fetchone()
                 if row is None:
                     return None
-                value, metadata, expiration, version, blob_id = row
+                value, metadata, expiration, version, blob_id, written_at = row
                 return StoredEntry(
-                    self._value_of(conn, value, blob_id), metadata, expiration, version
+                    self._value_of(conn, value, blob_id),
+                    metadata,
+                    expiration,
+                    version,
+                    None,
+                    written_at,
                 )
 
     def get_value(
@@ -320,9 +341,14 @@ class PostgresStore:
                     (nsid, [k.encode() for k in keys], self._clock()),
                     binary=True,
                 )
-                for key, value, metadata, expiration, version, blob_id in cur.fetchall():
+                for key, value, meta, exp, version, blob_id, written in cur.fetchall():
                     found[bytes(key)] = StoredEntry(
-                        self._value_of(conn, value, blob_id), metadata, expiration, version
+                        self._value_of(conn, value, blob_id),
+                        meta,
+                        exp,
+                        version,
+                        None,
+                        written,
                     )
             return [found.get(k.encode()) for k in keys]
 
@@ -349,8 +375,8 @@ class PostgresStore:
                 pool.putconn(conn)
                 if row is None:
                     return None
-            value, metadata, expiration, version, blob_id = row
-            entry = StoredEntry(b"", metadata, expiration, version)
+            value, metadata, expiration, version, blob_id, written_at = row
+            entry = StoredEntry(b"", metadata, expiration, version, None, written_at)
             if value is not None:
                 return entry, chunks_of(bytes(value), chunk_size)
             return entry, self._blob_chunks(pool, conn, blob_id, chunk_size)
@@ -426,15 +452,19 @@ class PostgresStore:
         now: float,
     ) -> Any:
         key, meta, exp = write.key.encode(), write.metadata_json, write.expiration
+        size, written = len(value) if value is not None else write.size, int(now)
         if if_version is not None:
             query = self._sql.update_if_version
-            params: tuple[object, ...] = (value, blob_id, meta, exp, nsid, key, if_version, now)
+            params: tuple[object, ...] = (
+                *(value, blob_id, meta, exp, size, written),
+                *(nsid, key, if_version, now),
+            )
         elif only_if_absent:
             query = self._sql.upsert(True)
-            params = (nsid, key, value, blob_id, meta, exp, now)
+            params = (nsid, key, value, blob_id, meta, exp, size, written, now)
         else:
             query = self._sql.upsert(False)
-            params = (nsid, key, value, blob_id, meta, exp)
+            params = (nsid, key, value, blob_id, meta, exp, size, written)
         cur = conn.execute(query, params)
         return cur.fetchone()
 
@@ -467,9 +497,12 @@ class PostgresStore:
                 values.append(w.value if isinstance(w.value, bytes) else w.value.read())
                 metas.append(w.metadata_json)
                 exps.append(w.expiration)
+            written = int(self._clock())
             pool = self._open()
             with pool.connection() as conn:
-                cur = conn.execute(self._sql.upsert_many, (nsid, keys, values, metas, exps))
+                cur = conn.execute(
+                    self._sql.upsert_many, (nsid, written, keys, values, metas, exps)
+                )
                 by_key = {bytes(k).decode(): int(v) for k, v in cur.fetchall()}
             now = self._clock()
             if now >= self._next_purge:
@@ -503,17 +536,22 @@ class PostgresStore:
             params += [self._clock(), limit + 1]
             rows = self._all(self._sql.list_keys(inclusive, upper is not None), params)
             complete = len(rows) <= limit
-            keys = [KeyInfo(bytes(k).decode(), exp, meta) for k, exp, meta in rows[:limit]]
+            keys = [
+                KeyInfo(bytes(k).decode(), exp, meta, size, written)
+                for k, exp, meta, size, written in rows[:limit]
+            ]
             return KeyPage(keys, complete)
 
     def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
         with self._faults:
+            now = self._clock()
             params = {
                 "nsid": self._nsid(namespace_id),
                 "key": key.encode(),
                 "by": by,
                 "exp": expiration,
-                "now": self._clock(),
+                "now": now,
+                "written": int(now),
             }
             try:
                 row = self._one(self._sql.incr, params)
@@ -575,8 +613,16 @@ class PostgresStore:
         horizon = time.time() - self._feed_retention
         pool = self._open()
         with pool.connection() as conn:
-            cur = conn.execute(self._sql.purge_expired, (now, limit))
-            purged = max(cur.rowcount, 0)
+            with conn.transaction():
+                # The feed's new changes into the totals (only folded changes are purged),
+                # and what the sweep reclaims out of them, one updater of totals at a time.
+                conn.execute(self._sql.usage_lock)
+                conn.execute(self._sql.feed_lock)
+                conn.execute(self._sql.fold)
+            with conn.transaction():
+                conn.execute(self._sql.usage_lock)
+                cur = conn.execute(self._sql.purge_expired, (now, limit))
+                purged = int((cur.fetchone())[0])  # type: ignore[index]
             cur = conn.execute(self._sql.purge_changes, (horizon, limit))
             purged += int((cur.fetchone())[0])  # type: ignore[index]
             conn.execute(self._sql.purge_namespaces, (horizon,))

@@ -33,6 +33,7 @@ from edgekv.model import (
     KeyPage,
     NamespaceInfo,
     NamespacePage,
+    NamespaceUsage,
     StoredEntry,
 )
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder, chunks_of
@@ -47,6 +48,7 @@ CHUNK = 1 << 20
 SCRIPT_ARGS = 8000  # most fields one script call takes: bounds how long it holds Redis
 NOT_AN_INTEGER = "value is not an integer, or the sum exceeds 64 bits"
 _OURS = ("prefix", "buckets", "feed_retention", "expiry_grace")
+_ENTRY_FIELDS = ["v", "b", "x", "m", "n", "t"]  # what a read takes of an entry's hash
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:
@@ -170,6 +172,8 @@ class RedisStore:
         self._drop = register(lua.DROP_NAMESPACE)
         self._feed_namespace = register(lua.FEED_NAMESPACE)
         self._feed_read = register(lua.FEED_READ)
+        self._fold = register(lua.FOLD)
+        self._count_old = register(lua.COUNT_OLD)
         self._create = register(lua.CREATE_NAMESPACE)
         self._rename = register(lua.RENAME_NAMESPACE)
         self._remove = register(lua.DELETE_NAMESPACE)
@@ -193,8 +197,33 @@ class RedisStore:
     def _ready(self) -> int:
         if not self.buckets:
             self.client.hsetnx(self.keys.meta, "buckets", self._want_buckets)
-            self.buckets = int(self.client.hget(self.keys.meta, "buckets"))
+            buckets = int(self.client.hget(self.keys.meta, "buckets"))
+            if self.client.hget(self.keys.meta, "totals") is None:
+                self._count_old_entries(buckets)
+            self.buckets = buckets
         return self.buckets
+
+    def _count_old_entries(self, buckets: int) -> None:
+        """Gives every entry written before sizes were kept its size, and counts it in its
+        namespace's totals (once: an entry that has a size is skipped, so clients that
+        upgrade at once count nothing twice). Then marks the store upgraded."""
+        for raw_id in self.client.hkeys(self.keys.namespaces):
+            nsid = raw_id.decode()
+            for b in range(buckets):
+                keys = [
+                    self.keys.index(b, nsid),
+                    self.keys.usage(b, nsid),
+                    self.keys.expiring(b, nsid),
+                ]
+                start = b"-"
+                while True:
+                    seen, last = self._count_old(
+                        keys=keys, args=[self.keys.entry_prefix(b, nsid), start, self._grace]
+                    )
+                    if seen < 500:
+                        break
+                    start = b"(" + last
+        self.client.hset(self.keys.meta, "totals", 1)
 
     def _head(self) -> list[object]:
         """ARGV[1..5] of every write script (the _PRELUDE of scripts.py)."""
@@ -331,13 +360,35 @@ class RedisStore:
             for b in range(buckets):
                 prefix = self.keys.entry_prefix(b, namespace_id)
                 while self._drop(
-                    keys=[self.keys.index(b, namespace_id), self.keys.deleted(b)],
+                    keys=[
+                        self.keys.index(b, namespace_id),
+                        self.keys.deleted(b),
+                        self.keys.usage(b, namespace_id),
+                        self.keys.expiring(b, namespace_id),
+                    ],
                     args=[namespace_id, prefix],
                 ):
                     pass
             self._feed_namespace(
                 keys=self.keys.bucket_keys(0, namespace_id), args=self._args(namespace_id)
             )
+
+    def namespace_usage(self, namespace_id: str) -> NamespaceUsage:
+        with self._faults:
+            if namespace_id not in self._known or not self.buckets:
+                self._open(namespace_id)
+            now = repr(self._clock())
+            totals = All.of(
+                *(self._bucket_usage(b, namespace_id, now) for b in range(self.buckets))
+            )
+            return NamespaceUsage(sum(t[0] for t in totals), sum(t[1] for t in totals))
+
+    def _bucket_usage(self, b: int, namespace_id: str, now: str) -> tuple[int, int]:
+        keys = [self.keys.usage(b, namespace_id), self.keys.expiring(b, namespace_id)]
+        while True:
+            found_keys, found_bytes, more = self._fold(keys=keys, args=[now, 1000])
+            if not more:
+                return int(found_keys), int(found_bytes)
 
     # entries
 
@@ -346,7 +397,7 @@ class RedisStore:
         return b, self.keys.entry(b, namespace_id, key)
 
     def _entry(self, b: int, fields: list[Any], now: float) -> StoredEntry | None:
-        value, _, exp, meta, stamp = fields
+        value, _, exp, meta, stamp, written = fields
         if stamp is None or (exp is not None and int(exp) <= now):
             return None
         return StoredEntry(
@@ -354,6 +405,8 @@ class RedisStore:
             None if meta is None else meta.decode(),
             None if exp is None else int(exp),
             lua.version_of(int(stamp), b),
+            None,
+            None if written is None else int(written),
         )
 
     def get(
@@ -363,7 +416,7 @@ class RedisStore:
             if namespace_id not in self._known or not self.buckets:
                 self._open(namespace_id)
             b, name = self._where(namespace_id, key)
-            fields = self.client.hmget(name, ["v", "b", "x", "m", "n"])
+            fields = self.client.hmget(name, _ENTRY_FIELDS)
             entry = self._entry(b, fields, self._clock())
             if entry is not None and fields[1] is not None:
                 entry.value = self._blob(fields[1])
@@ -391,7 +444,7 @@ class RedisStore:
             pipe = self.client.pipeline(transaction=False)
             places = [self._where(namespace_id, k) for k in keys]
             for _, name in places:
-                pipe.hmget(name, ["v", "b", "x", "m", "n"])
+                pipe.hmget(name, _ENTRY_FIELDS)
             now = self._clock()
             out: list[StoredEntry | None] = []
             for (b, _), fields in zip(places, pipe.execute(), strict=True):
@@ -408,7 +461,7 @@ class RedisStore:
             if namespace_id not in self._known or not self.buckets:
                 self._open(namespace_id)
             b, name = self._where(namespace_id, key)
-            fields = self.client.hmget(name, ["v", "b", "x", "m", "n"])
+            fields = self.client.hmget(name, _ENTRY_FIELDS)
             entry = self._entry(b, fields, self._clock())
             if entry is None:
                 return None
@@ -728,7 +781,7 @@ class RedisStore:
             upper = prefix_upper_bound(prefix) if prefix else None
             high = b"+" if upper is None else b"(" + upper.encode()
             now, want = repr(self._clock()), limit + 1
-            found: list[tuple[bytes, bytes, bytes]] = []
+            found: list[tuple[bytes, bytes, bytes, bytes, bytes]] = []
             # Each bucket gives its first `want` live keys; the page is the first `limit` of all.
             for b in range(buckets):
                 index = self.keys.index(b, namespace_id)
@@ -739,16 +792,22 @@ class RedisStore:
                         keys=[index], args=[lower, high, want - got, now, entry_prefix, 2000]
                     )
                     exhausted, last, rest = reply[0], reply[1], reply[2:]
-                    for i in range(0, len(rest), 3):
-                        found.append((rest[i], rest[i + 1], rest[i + 2]))
-                    got += len(rest) // 3
+                    for i in range(0, len(rest), 5):
+                        found.append((rest[i], rest[i + 1], rest[i + 2], rest[i + 3], rest[i + 4]))
+                    got += len(rest) // 5
                     if exhausted or got >= want:
                         break
                     lower = b"(" + last
             found.sort(key=lambda item: item[0])
             keys = [
-                KeyInfo(k.decode(), int(x) if x else None, m.decode() if m else None)
-                for k, x, m in found[:limit]
+                KeyInfo(
+                    k.decode(),
+                    int(x) if x else None,
+                    m.decode() if m else None,
+                    int(z) if z else None,
+                    int(t) if t else None,
+                )
+                for k, x, m, z, t in found[:limit]
             ]
             return KeyPage(keys, len(found) <= limit)
 

@@ -29,6 +29,7 @@ from edgekv.model import (
     KeyPage,
     NamespaceInfo,
     NamespacePage,
+    NamespaceUsage,
     StoredEntry,
 )
 from edgekv.stores import namespace_sql
@@ -111,10 +112,7 @@ class AsyncSQLiteStore:
         for pragma in sql.PRAGMAS:
             conn.execute(pragma)
         if conn.execute("PRAGMA user_version").fetchone()[0] < sql.SCHEMA_VERSION:
-            # One write transaction, so processes opening a new file at once do not race.
-            conn.executescript(
-                f"BEGIN IMMEDIATE;{sql.SCHEMA};PRAGMA user_version={sql.SCHEMA_VERSION};COMMIT;"
-            )
+            self._upgrade(conn)
         self._local.conn = conn
         # One cursor per thread for the single-statement hot paths: a cursor per call costs
         # a quarter of a microsecond, and no call awaits between execute and fetch.
@@ -122,6 +120,23 @@ class AsyncSQLiteStore:
         with self._lock:
             self._connections.append(conn)
         return conn
+
+    @staticmethod
+    def _upgrade(conn: sqlite3.Connection) -> None:
+        """Creates the schema in a new file, or upgrades an older one, in one write
+        transaction: processes opening the file at once do not race (the version is read
+        again once the transaction holds the write lock)."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < sql.SCHEMA_VERSION:
+                for statement in sql.upgrade_statements(version):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={sql.SCHEMA_VERSION}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -223,8 +238,15 @@ class AsyncSQLiteStore:
                     "UPDATE namespaces SET deleted_at = ? WHERE nsid = ?", (time.time(), nsid)
                 )
                 db.execute("DELETE FROM entries WHERE nsid = ?", (nsid,))
-                db.execute(sql.FEED_APPEND, (nsid, None))
+                db.execute(sql.FEED_APPEND, (nsid, None, 0, 0))
             self._nsids.pop(namespace_id, None)
+
+    async def namespace_usage(self, namespace_id: str) -> NamespaceUsage:
+        with self._faults:
+            row = self._db.execute(sql.NAMESPACE_USAGE, (namespace_id,)).fetchone()
+            if row is None:
+                raise errors.NamespaceNotFound()
+            return NamespaceUsage(int(row[0]), int(row[1]))
 
     @contextlib.contextmanager
     def _live_namespace(self, namespace_id: str) -> Iterator[None]:
@@ -251,13 +273,13 @@ class AsyncSQLiteStore:
     # entries
 
     def _entry(
-        self, row: tuple[bytes | None, str | None, int | None, int, int | None]
+        self, row: tuple[bytes | None, str | None, int | None, int, int | None, int | None]
     ) -> StoredEntry:
-        value, metadata, expiration, version, blob_id = row
+        value, metadata, expiration, version, blob_id, written_at = row
         if value is None:
             blob = self._db.execute(sql.BLOB_DATA, (blob_id,)).fetchone()
             value = b"" if blob is None else blob[0]
-        return StoredEntry(value, metadata, expiration, version)
+        return StoredEntry(value, metadata, expiration, version, None, written_at)
 
     async def get(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
@@ -273,7 +295,7 @@ class AsyncSQLiteStore:
                 return None
             if row[0] is None:
                 return self._entry(row)
-            return StoredEntry(row[0], row[1], row[2], row[3])
+            return StoredEntry(row[0], row[1], row[2], row[3], None, row[5])
 
     async def get_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
@@ -313,9 +335,10 @@ class AsyncSQLiteStore:
             row = self._db.execute(sql.GET, (nsid, key, self._clock())).fetchone()
             if row is None:
                 return None
-            value, metadata, expiration, version, blob_id = row
+            value, metadata, expiration, version, blob_id, written_at = row
             if value is not None:  # inline: already whole in memory, no snapshot to hold
-                return StoredEntry(b"", metadata, expiration, version), chunks_of(value, chunk_size)
+                entry = StoredEntry(b"", metadata, expiration, version, None, written_at)
+                return entry, chunks_of(value, chunk_size)
             # A large value: its own connection and read transaction, so the chunks come from one
             # snapshot even if the key is overwritten meanwhile, and no other call joins it.
             conn = sqlite3.connect(
@@ -330,8 +353,8 @@ class AsyncSQLiteStore:
             if row is None:
                 conn.close()
                 return None
-            value, metadata, expiration, version, blob_id = row
-            entry = StoredEntry(b"", metadata, expiration, version)
+            value, metadata, expiration, version, blob_id, written_at = row
+            entry = StoredEntry(b"", metadata, expiration, version, None, written_at)
             if value is not None:
                 conn.close()
                 return entry, chunks_of(value, chunk_size)
@@ -391,19 +414,22 @@ class AsyncSQLiteStore:
         now: float,
     ) -> tuple[int] | None:
         meta, exp = write.metadata_json, write.expiration
+        size = len(value) if value is not None else write.size
         if if_version is not None:
             params: tuple[object, ...] = (
                 value,
                 blob_id,
                 meta,
                 exp,
+                size,
+                int(now),
                 nsid,
                 write.key,
                 if_version,
                 now,
             )
             return self._db.execute(sql.UPDATE_IF_VERSION, params).fetchone()  # type: ignore[no-any-return]
-        params = (nsid, write.key, value, blob_id, meta, exp)
+        params = (nsid, write.key, value, blob_id, meta, exp, size, int(now))
         if only_if_absent:
             return self._db.execute(sql.upsert(True), (*params, now)).fetchone()  # type: ignore[no-any-return]
         try:
@@ -427,10 +453,13 @@ class AsyncSQLiteStore:
     async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
         with self._faults:
             nsid = self._nsid(namespace_id)
+            written = int(self._clock())
             rows = []
             for w in writes:
                 value = w.value if isinstance(w.value, bytes) else w.value.read()
-                rows.append((nsid, w.key, value, w.metadata_json, w.expiration))
+                rows.append(
+                    (nsid, w.key, value, w.metadata_json, w.expiration, len(value), written)
+                )
             with self._live_namespace(namespace_id), self._transaction() as db:
                 base = db.execute(sql.LAST_SEQ).fetchone()[0]
                 db.executemany(sql.UPSERT_MANY, rows)
@@ -446,8 +475,8 @@ class AsyncSQLiteStore:
                 for start in range(0, len(keys), 500):
                     batch = keys[start : start + 500]
                     deleted = db.execute(sql.delete_many(len(batch)), (nsid, *batch)).fetchall()
-                    for (key,) in deleted:
-                        db.execute(sql.FEED_APPEND, (nsid, key))
+                    for key, size in deleted:
+                        db.execute(sql.FEED_APPEND, (nsid, key, -1, -size))
 
     async def list_keys(
         self,
@@ -472,12 +501,14 @@ class AsyncSQLiteStore:
 
     async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
         with self._faults:
+            now = self._clock()
             params = {
                 "nsid": self._nsid(namespace_id),
                 "key": key,
                 "by": by,
                 "exp": expiration,
-                "now": self._clock(),
+                "now": now,
+                "written": int(now),
             }
             with self._live_namespace(namespace_id):
                 row = self._db.execute(sql.INCR, params).fetchone()
@@ -536,8 +567,21 @@ class AsyncSQLiteStore:
         expired = [(nsid, key, now) for nsid, key, exp in rows if exp is not None and exp <= now]
         horizon = time.time() - self._feed_retention
         with self._transaction():
-            db.executemany(sql.PURGE_EXPIRED, expired)
-            purged = len(expired)
+            # The feed's new changes into the namespaces' totals first: only folded changes
+            # are purged. Then what the sweep reclaims leaves the totals in this transaction.
+            newest = db.execute(sql.LAST_SEQ).fetchone()[0]
+            db.execute(sql.FOLD, (newest,))
+            db.execute(sql.FOLDED, (newest,))
+            purged = 0
+            reclaimed: dict[int, list[int]] = {}
+            for params in expired:
+                for (size,) in db.execute(sql.PURGE_EXPIRED, params).fetchall():
+                    totals = reclaimed.setdefault(params[0], [0, 0])
+                    totals[0] += 1
+                    totals[1] += size
+                    purged += 1
+            for nsid, (keys, size) in reclaimed.items():
+                db.execute(sql.UNCOUNT, (keys, size, nsid))
             purged += db.execute(sql.PURGE_CHANGES, (int(horizon), limit)).rowcount
             db.execute(sql.PURGE_NAMESPACES, (horizon,))
         return purged
