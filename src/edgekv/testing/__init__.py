@@ -7,7 +7,8 @@ Installed with edgekv (a `pytest11` entry point), it gives every test:
 - `edgekv_kv`, `edgekv_store`, `edgekv_edge_kv` (an edge tier that answers from memory until
   `cache_ttl` passes) and their async forms;
 - `edgekv_clock`: the time those read, moved by the test (`edgekv_clock.advance(60)`);
-- `edgekv_server`: a running `edgekv serve` (REST API and workerd protocol) with a token.
+- `edgekv_server`: a running `edgekv serve` (REST API and workerd protocol) with a token;
+  `Workerd` runs a workerd config whose KV bindings it serves.
 
 See docs/testing.md and examples/test_example.py.
 """
@@ -16,5 +17,6 @@ from edgekv.testing.clock import Clock
 from edgekv.testing.plugin import *  # noqa: F403  # the hooks and fixtures pytest looks up here
 from edgekv.testing.plugin import __all__ as _plugin
 from edgekv.testing.server import EdgeKVServer
+from edgekv.testing.workerd import Workerd
 
-__all__ = ["Clock", "EdgeKVServer", *_plugin]
+__all__ = ["Clock", "EdgeKVServer", "Workerd", *_plugin]
