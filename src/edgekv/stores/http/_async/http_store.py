@@ -405,6 +405,11 @@ class AsyncRestStore:
             self._feed = False
             return None
 
+    @property
+    def serves_change_feed(self) -> bool:
+        """False once the server answered that it has no change feed (Cloudflare's API)."""
+        return self._feed
+
     async def feed_position(self) -> str:
         result = await self._feed_json("/position")
         return "0" if result is None else str(result["position"])

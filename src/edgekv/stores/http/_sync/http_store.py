@@ -406,6 +406,11 @@ class RestStore:
             self._feed = False
             return None
 
+    @property
+    def serves_change_feed(self) -> bool:
+        """False once the server answered that it has no change feed (Cloudflare's API)."""
+        return self._feed
+
     def feed_position(self) -> str:
         result = self._feed_json("/position")
         return "0" if result is None else str(result["position"])
