@@ -6,6 +6,7 @@ import click
 
 from edgekv import __version__
 from edgekv.cli.accounts import account, token
+from edgekv.cli.backup import backup, restore
 from edgekv.cli.common import Group
 from edgekv.cli.kv import kv
 from edgekv.cli.serve import serve_command
@@ -36,3 +37,5 @@ main.add_command(kv)
 main.add_command(serve_command)
 main.add_command(account)
 main.add_command(token)
+main.add_command(backup)
+main.add_command(restore)
