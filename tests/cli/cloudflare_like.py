@@ -1,10 +1,13 @@
 """An HTTP front for an edgekv server that answers as Cloudflare's API does where they differ
-for `kv copy`: no change feed (404, code 7003). Cloudflare itself cannot be reached from the
-tests; everything else is the edgekv server's REST API, forwarded unchanged."""
+for `kv copy`: no change feed (404, code 7003), bulk reads of text or json only (400, code
+10033), and value reads without edgekv's headers (no ETag, expiration or metadata: those come
+from the list and the metadata route). Cloudflare itself cannot be reached from the tests;
+everything else is the edgekv server's REST API, forwarded unchanged."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -19,6 +22,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"}
+_EDGEKV_ONLY = {"etag", "expiration", "cf-kv-metadata", "cf-cache-status"}
+
+
+def _error(status: int, code: int, message: str) -> JSONResponse:
+    body = {"success": False, "errors": [{"code": code, "message": message}], "messages": []}
+    return JSONResponse({**body, "result": None}, status_code=status)
 
 
 def _app(upstream: str) -> Starlette:
@@ -27,23 +36,23 @@ def _app(upstream: str) -> Starlette:
     async def forward(request: Request) -> Response:
         path = request.url.path
         if "/storage/kv/changes" in path:
-            return JSONResponse(
-                {
-                    "success": False,
-                    "errors": [{"code": 7003, "message": f"Could not route to {path}"}],
-                    "messages": [],
-                    "result": None,
-                },
-                status_code=404,
-            )
+            return _error(404, 7003, f"Could not route to {path}")
+        body = await request.body()
+        if path.endswith("/bulk/get") and json.loads(body).get("type") not in (
+            None,
+            "text",
+            "json",
+        ):
+            return _error(400, 10033, 'Invalid type. Use "json" or "text".')
         answer = await client.request(
             request.method,
             path,
             params=request.query_params,
             headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-            content=await request.body(),
+            content=body,
         )
-        headers = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP}
+        dropped = _HOP | (_EDGEKV_ONLY if "/values/" in path else set())
+        headers = {k: v for k, v in answer.headers.items() if k.lower() not in dropped}
         return Response(answer.content, answer.status_code, headers)
 
     methods = ["GET", "PUT", "POST", "DELETE", "PATCH"]

@@ -29,11 +29,12 @@ def server(edgekv_server: EdgeKVServer) -> Iterator[EdgeKVServer]:
     yield edgekv_server
 
 
-def _fill(kv: edgekv.KV) -> dict[str, str]:
+def _fill(kv: edgekv.KV, products: int = 1500) -> dict[str, str]:
+    """CACHE (1500 products: two list pages, then a binary value) and SESSIONS."""
     later = int(time.time()) + 7200
     cache = kv.create_namespace("CACHE")
     cache.bulk_put(
-        [{"key": f"product:{i:04}", "value": json.dumps({"id": i})} for i in range(1500)]
+        [{"key": f"product:{i:04}", "value": json.dumps({"id": i})} for i in range(products)]
     )
     cache.put("bin", b"\x00\xff\xfe", metadata={"type": "blob"}, expiration=later)
     sessions = kv.create_namespace("SESSIONS")
@@ -161,7 +162,7 @@ def test_watch_is_refused_where_the_source_has_no_change_feed(
     cli: CLI, server: EdgeKVServer, tmp_path: Path
 ) -> None:
     with server.kv() as kv:
-        _fill(kv)
+        _fill(kv, products=20)  # read as from Cloudflare: a request or two per key
     local = f"sqlite:///{tmp_path}/local.db"
     with cloudflare_like(server.url) as api:
         source = ["--from", api, "--from-account-id", server.account_id]
@@ -171,5 +172,9 @@ def test_watch_is_refused_where_the_source_has_no_change_feed(
         with edgekv.KV(local) as kv:
             assert kv.list_namespaces().namespaces == []  # refused before copying anything
         copied = cli.run("kv", "copy", *source, "--to", local)  # without --watch: copied
-        assert "Copied 1502 keys in 2 namespaces" in copied.text
-        assert cli.run("kv", "verify", *source, "--to", local).text.startswith("Success! 1502")
+        assert "Copied 22 keys in 2 namespaces" in copied.text
+        assert cli.run("kv", "verify", *source, "--to", local).text.startswith("Success! 22")
+    with edgekv.KV(local) as kv:  # read as Cloudflare serves them: metadata and expiration kept
+        got = kv.namespace("CACHE").get_with_metadata("bin", "bytes")
+        assert (got.value, got.metadata) == (b"\x00\xff\xfe", {"type": "blob"})
+        assert got.expiration is not None and got.expiration > time.time() + 7000

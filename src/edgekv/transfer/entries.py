@@ -40,12 +40,20 @@ async def entries(
         names = [k.name for k in page.keys]
         start = 0
         while start < len(names):
+            listed = page.keys[start : start + batch]
             chunk = names[start : start + batch]
             start += len(chunk)
             found = await store.get_many(namespace_id, chunk, cache_ttl=0)
+            # Cloudflare's value reads carry no expiration: its list does, so the list's is
+            # taken where the read has none.
             out = [
-                Entry(name, e.value, e.metadata_json, e.expiration)
-                for name, e in zip(chunk, found, strict=True)
+                Entry(
+                    key.name,
+                    e.value,
+                    e.metadata_json,
+                    key.expiration if e.expiration is None else e.expiration,
+                )
+                for key, e in zip(listed, found, strict=True)
                 if e is not None  # deleted since it was listed
             ]
             size = sum(len(e.value) for e in out)
