@@ -115,12 +115,14 @@ async def test_a_backup_that_cannot_catch_up_says_so() -> None:
     await central.aclose()
 
 
-async def test_a_server_is_not_a_store_to_back_up() -> None:
+async def test_a_server_is_not_a_store_to_back_up_or_restore() -> None:
     from edgekv.stores.http._async.http_store import AsyncRestStore
 
     rest = AsyncRestStore("http://127.0.0.1:9", token="t")
     with pytest.raises(errors.BadRequest, match="reads a store, not a server"):
         await backup(rest, io.BytesIO())
+    with pytest.raises(errors.BadRequest, match="writes a store, not a server"):
+        await plan_restore(rest, [])
     await rest.aclose()
 
 

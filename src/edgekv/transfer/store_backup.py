@@ -79,13 +79,7 @@ async def backup(
     on_keys: Callable[[int], None] | None = None,
 ) -> BackupSummary:
     """Writes a backup of every account, token, namespace and key of `store` to `out`."""
-    from edgekv.stores.http._async.http_store import AsyncRestStore
-
-    if isinstance(store, AsyncRestStore):
-        raise errors.BadRequest(
-            "A backup reads a store, not a server (its tokens and other accounts are not "
-            "served): run it where the store is, with --store URL or --data-dir DIR."
-        )
+    _refuse_a_server(store, "A backup reads a store, not a server")
     if isinstance(store, AsyncSQLiteStore) and store.path is not None:
         with tempfile.TemporaryDirectory(prefix="edgekv-backup-") as folder:
             copy = Path(folder) / "snapshot.db"
@@ -96,6 +90,16 @@ async def backup(
             finally:
                 await snapshot.aclose()
     return await _dump(store, out, "change-feed", settle, clock, on_keys)
+
+
+def _refuse_a_server(store: AsyncStore, what: str) -> None:
+    from edgekv.stores.http._async.http_store import AsyncRestStore
+
+    if isinstance(store, AsyncRestStore):
+        raise errors.BadRequest(
+            f"{what} (its tokens and other accounts are not served): run it where the store "
+            "is, with --store URL or --data-dir DIR."
+        )
 
 
 def _sqlite_snapshot(source: Path, target: Path) -> None:
@@ -262,6 +266,7 @@ def _is_system(info: NamespaceInfo) -> bool:
 async def plan_restore(store: AsyncStore, namespaces: Iterable[NamespaceInfo]) -> dict[str, str]:
     """The target namespace id of every backed-up namespace that exists already; refuses a
     namespace whose id or title another namespace of the store has (nothing written)."""
+    _refuse_a_server(store, "A restore writes a store, not a server")
     existing: dict[str, str] = {}
     conflicts: list[str] = []
     for ns in namespaces:
