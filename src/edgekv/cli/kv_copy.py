@@ -70,7 +70,8 @@ def _sides(f: F) -> F:
             "--to",
             "to_url",
             metavar="URL",
-            help="The target (default: the store `edgekv serve` uses, see --store).",
+            help="The target (default: the store `edgekv serve` uses: $EDGEKV_STORE, "
+            "$EDGEKV_DATA_DIR, else the per-user data dir).",
         ),
         click.option("--to-token", envvar="EDGEKV_TO_TOKEN", help="API token of a target server."),
         click.option("--to-account-id", metavar="ID", help="The target's account."),
