@@ -1,4 +1,5 @@
-"""Runs the benchmarks: `python -m benchmarks [name ...]` (names: core, ...)."""
+"""Runs the benchmarks: `python -m benchmarks [name ...]`: every bench_<name>.py here is one
+(core, server, edge, toolkit, transfer), found by its file name."""
 
 from __future__ import annotations
 

@@ -291,5 +291,22 @@ class All:
         return list(results)
 
 
+class AsyncTimeLimit:
+    """`await AsyncTimeLimit.of(seconds, call)`: the call's result, or TimeoutError after
+    `seconds`. Its sync twin receives a result already computed (the generated code makes the
+    call first), so a sync caller is bounded by the store's own timeouts instead."""
+
+    @staticmethod
+    async def of(seconds: float | None, call: Awaitable[T]) -> T:
+        async with asyncio.timeout(seconds):
+            return await call
+
+
+class TimeLimit:
+    @staticmethod
+    def of(seconds: float | None, result: T) -> T:
+        return result
+
+
 AsyncLock = asyncio.Lock
 Lock = threading.Lock

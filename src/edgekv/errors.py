@@ -157,3 +157,8 @@ class StoreUnavailable(KVError):
     status = 503
     code = 10102
     default_message = "central store unavailable"
+
+
+CALLER_ERRORS: tuple[type[KVError], ...] = (InvalidKey, KeyTooLong, InvalidType)
+"""A bad key or read type is the calling code's bug: what answers a default when the store
+fails (the cache toolkit, resilient reads) still raises these."""

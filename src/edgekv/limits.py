@@ -180,10 +180,7 @@ def resolve_expiration(expiration: object, expiration_ttl: object, now: float) -
     if expiration is not None and expiration != "":
         at = _as_int(expiration)
         if at is None or at <= now:
-            raise errors.InvalidExpiration(
-                f"Invalid expiration of {_shown(expiration)}. Please specify integer greater "
-                "than the current number of seconds since the UNIX epoch."
-            )
+            raise _not_an_expiration(expiration)
         if at < now + MIN_EXPIRATION_TTL:
             raise errors.InvalidExpiration(
                 f"Invalid expiration of {_shown(expiration)}. "
@@ -191,6 +188,22 @@ def resolve_expiration(expiration: object, expiration_ttl: object, now: float) -
             )
         return at
     return None
+
+
+def stored_expiration(expiration: object) -> int:
+    """An entry's expiry as a store keeps it (epoch seconds): what an export or a copy carries.
+    Not a new write's, so the 60-second minimum does not apply; it must be a positive integer."""
+    at = _as_int(expiration)
+    if at is None or at <= 0:
+        raise _not_an_expiration(expiration)
+    return at
+
+
+def _not_an_expiration(expiration: object) -> errors.InvalidExpiration:
+    return errors.InvalidExpiration(
+        f"Invalid expiration of {_shown(expiration)}. Please specify integer greater "
+        "than the current number of seconds since the UNIX epoch."
+    )
 
 
 def validate_cache_ttl(cache_ttl: object) -> int:

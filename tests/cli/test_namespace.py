@@ -106,3 +106,25 @@ def test_create_help_shows_the_namespace_id_option(cli: CLI) -> None:
     shown = cli.run("kv", "namespace", "create", "--help").text
     assert "--namespace-id ID" in shown
     assert "wrangler.toml" in shown
+
+
+def test_a_preview_namespace_is_what_a_bindings_preview_id_names(cli: CLI, data: list[str]) -> None:
+    created = cli.run("kv", "namespace", "create", "SESSIONS", "--preview", *data).text
+    assert 'Creating namespace with title "SESSIONS_preview"' in created
+    preview_id = re.search(r'"preview_id": "([0-9a-f]{32})"', created)
+    assert preview_id is not None, created
+    production = cli.run("kv", "namespace", "create", "SESSIONS", "--env", "production", *data)
+    assert 'title "production-SESSIONS"' in production.text
+    assert 'configuration file in the "production" environment:' in production.text
+    prod_id = re.search(r'"id": "([0-9a-f]{32})"', production.text)
+    assert prod_id is not None
+    (cli.cwd / "wrangler.toml").write_text(
+        '[[kv_namespaces]]\nbinding = "SESSIONS"\n'
+        f'id = "{prod_id.group(1)}"\npreview_id = "{preview_id.group(1)}"\n'
+    )
+    cli.run("kv", "key", "put", "k", "preview", "--binding", "SESSIONS", "--preview", *data)
+    assert cli.run("kv", "key", "get", "k", "--namespace", "SESSIONS_preview", *data).out == (
+        b"preview"
+    )
+    production_get = ["kv", "key", "get", "k", "--binding", "SESSIONS", "--no-preview", *data]
+    assert "key not found" in cli.fail(*production_get)  # not in production's namespace

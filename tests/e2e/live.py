@@ -9,80 +9,42 @@ twice.
 from __future__ import annotations
 
 import json
-import os
 import re
-import select
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgekv import KV
 from edgekv.cli.store_choice import data_dir_store_url
+from edgekv.testing.server import clean_env
+from edgekv.testing.server import spawn_serve as start_serve
+from edgekv.testing.server import stop_process as stop_process  # tests/edge use it from here
 
 EDGEKV = str(Path(sys.executable).with_name("edgekv"))
 NODE_DIR = Path(__file__).parent / "node"
 WRANGLER = NODE_DIR / "node_modules" / ".bin" / "wrangler"
-START_TIMEOUT = 30.0
-_LISTENING = re.compile(r"edgekv listening on (http://\S+)")
-_ACCOUNT = re.compile(r"account id: (\w+)")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _clean_env(home: Path) -> dict[str, str]:
     """The caller's environment without anything that would point a tool at other data."""
-    drop = ("EDGEKV_", "CLOUDFLARE_", "WRANGLER_", "CF_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update(HOME=str(home), XDG_DATA_HOME=str(home / "xdg"), XDG_CONFIG_HOME=str(home / "cfg"))
-    return env
+    return clean_env(
+        {
+            "HOME": str(home),
+            "XDG_DATA_HOME": str(home / "xdg"),
+            "XDG_CONFIG_HOME": str(home / "cfg"),
+        }
+    )
 
 
 def spawn_serve(
     command: list[str], home: Path, log: Path
 ) -> tuple[subprocess.Popen[bytes], str, str]:
     """Starts an `edgekv serve` command; returns it with the URL and account id it printed."""
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=log.open("ab"),
-        stdin=subprocess.DEVNULL,
-        env=_clean_env(home),
-    )
-    assert process.stdout is not None
-    out, text, url, account_id = process.stdout.fileno(), "", "", ""
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline and not (url and account_id):
-        ready, _, _ = select.select([out], [], [], 0.25)
-        if ready:
-            chunk = os.read(out, 4096)
-            if not chunk:
-                break
-            text += chunk.decode()
-            found, account = _LISTENING.search(text), _ACCOUNT.search(text)
-            url = found.group(1) if found else ""
-            account_id = account.group(1) if account else ""
-        elif process.poll() is not None:
-            break
-    if not (url and account_id):
-        stop_process(process)
-        raise RuntimeError(f"edgekv serve did not start: {text}{log.read_text(errors='replace')}")
-    return process, url, account_id
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, as a supervisor stops a server; SIGKILL if it does not exit within 15 s."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    if process.stdout is not None:
-        process.stdout.close()
+    process, found = start_serve(command, log, _clean_env(home))
+    return process, found["url"], found["account"]
 
 
 class LiveServer:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 import edgekv
 from edgekv.recipes import AsyncFlags, Flag, bucket
 from tests.clock import FakeClock
@@ -76,3 +78,23 @@ async def test_many_flags_load_over_pages(
     await flags.load()
     assert len(flags.list()) == 1100  # every page; a malformed definition switches nothing on
     assert flags.is_enabled("f1099", "u") and not flags.is_enabled("broken", "u")
+
+
+async def test_the_worker_format_in_python_alone(
+    namespace: edgekv.AsyncNamespace, clock: FakeClock
+) -> None:
+    # Agreement with the Worker itself is in tests/recipes/seeds; here what Python decides.
+    flags = AsyncFlags(namespace, format="worker", refresh_interval="5s", clock=clock)
+    with pytest.raises(edgekv.BadRequest, match="no deny list"):
+        await flags.set("f", enabled=True, deny=["banned"])
+    with pytest.raises(edgekv.BadRequest, match="percentage"):
+        await flags.set("f", enabled=True, rollout=101)
+    await flags.set("f", enabled=True, rollout=0, allow=["vip"])
+    assert flags.is_enabled("f", "vip") and not flags.is_enabled("f", "someone")
+    assert flags.is_enabled("f", "")  # the Worker skips rollout for a falsy user id
+    assert await namespace.get("flag:!version") is None  # the Worker's format has no counter
+    await namespace.put("flag:broken", "{not json")  # a Worker would throw; off here
+    await namespace.put("flag:list", "[1]")
+    await flags.load()
+    assert sorted(f.name for f in flags.list()) == ["f", "list"]
+    assert not flags.is_enabled("broken", "u") and not flags.is_enabled("list", "u")

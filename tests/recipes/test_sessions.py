@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 import edgekv
 from edgekv.recipes import AsyncSessions
 from tests.clock import FakeClock
@@ -59,3 +61,29 @@ async def test_update_and_malformed_ids(namespace: edgekv.AsyncNamespace, clock:
     for bad in ["", "short", "../../etc", "x" * 500, s.id + "!"]:
         assert await sessions.get(bad) is None
         await sessions.delete(bad)  # no error, no I/O on garbage
+
+
+async def test_the_worker_format_keeps_its_rules(
+    namespace: edgekv.AsyncNamespace, clock: FakeClock
+) -> None:
+    # The Worker-side reads are in tests/recipes/seeds; here what Python alone decides.
+    sessions = AsyncSessions(namespace, ttl=30, absolute_ttl=50, format="worker", clock=clock)
+    with pytest.raises(edgekv.BadRequest, match="needs a userId"):
+        await sessions.create({"user": 42})
+    s = await sessions.create({"userId": "u1", "roles": ["admin"]})
+    stored = await namespace.get_with_metadata("session:" + s.id, "json")
+    assert stored.value == {
+        "userId": "u1",
+        "roles": ["admin"],
+        "expiresAt": int(clock.now * 1000) + 30_000,
+    }
+    assert stored.metadata == {
+        "createdAt": int(clock.now * 1000),
+        "absoluteExpiresAt": int(clock.now * 1000) + 50_000,
+    }
+    clock.advance(30)  # getSession: `expiresAt < Date.now()`, so the last millisecond is valid
+    assert await sessions.get(s.id) is not None
+    clock.advance(0.001)
+    assert await sessions.get(s.id) is None
+    with pytest.raises(edgekv.BadRequest, match="Unknown session format"):
+        AsyncSessions(namespace, format="json")  # type: ignore[arg-type]

@@ -6,18 +6,36 @@ import click
 
 from edgekv import __version__
 from edgekv.cli.account_token import account, token
+from edgekv.cli.backup import backup, restore
 from edgekv.cli.common import Group
 from edgekv.cli.kv_group import kv
 from edgekv.cli.serve import serve_command
 
+# wrangler 3 spelled `kv namespace` as `kv:namespace` (seeds 001 and 002 still do).
+WRANGLER3_SPELLINGS = {"kv:namespace": "namespace", "kv:key": "key", "kv:bulk": "bulk"}
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+
+class Main(Group):
+    """The top-level group: also answers wrangler 3's `kv:` spellings (not listed in --help)."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in WRANGLER3_SPELLINGS:
+            return kv.commands[WRANGLER3_SPELLINGS[cmd_name]]
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edgekv")
 def main() -> None:
-    """edgekv: Workers KV that you run yourself."""
+    """edgekv: Workers KV that you run yourself.
+
+    wrangler 3's spellings work too: `edgekv kv:namespace create CACHE`, `kv:key`, `kv:bulk`.
+    """
 
 
 main.add_command(kv)
 main.add_command(serve_command)
 main.add_command(account)
 main.add_command(token)
+main.add_command(backup)
+main.add_command(restore)

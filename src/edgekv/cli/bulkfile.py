@@ -6,6 +6,10 @@ object with a `name` (so the output of `key list` can be fed back). The whole fi
 first: a syntax error is reported with its line and column, a bad item with its index and line,
 and then nothing is written. Items are checked with the same code as the REST API, so the reasons
 are the contract's words.
+
+An export file (`kv export`, read by `kv import`) is JSON Lines: one `bulk put` item per line,
+read one line at a time (`parse_lines`) and checked one item at a time (`PutCheck`), so a file
+of a million keys is checked without being held.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -98,8 +103,30 @@ def _refuse_non_array(text: str, filename: str) -> NoReturn:
     )
 
 
-def _syntax(text: str, filename: str, pos: int, msg: str) -> BulkFileError:
-    line = text.count("\n", 0, pos) + 1
+def parse_lines(lines: Iterable[bytes], filename: str) -> Iterator[Item]:
+    """The items of a JSON Lines file, each with its line number; blank lines are skipped.
+    A line that is not one JSON value is refused with its line and column."""
+    index = 0
+    for number, raw in enumerate(lines, 1):
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as e:
+            raise BulkFileError(f"{filename}:{number}: not valid UTF-8 (byte {e.start}).") from e
+        text = text.rstrip("\r\n")
+        if not text.strip():
+            continue
+        try:
+            value = _DECODER.decode(text)
+        except json.JSONDecodeError as e:
+            raise _syntax(text, filename, e.pos, e.msg, number) from e
+        except ValueError as e:  # NaN / Infinity
+            raise _syntax(text, filename, 0, str(e), number) from e
+        yield Item(index, number, value)
+        index += 1
+
+
+def _syntax(text: str, filename: str, pos: int, msg: str, first_line: int = 1) -> BulkFileError:
+    line = text.count("\n", 0, pos) + first_line
     start = text.rfind("\n", 0, pos) + 1
     end = text.find("\n", pos)
     source = text[start : end if end != -1 else len(text)]
@@ -120,34 +147,76 @@ def _refuse(filename: str, problems: list[str], total: int) -> BulkFileError:
     )
 
 
+class PutCheck:
+    """Checks `bulk put` items one at a time with the REST API's own check, collecting what is
+    wrong; `finish()` refuses the file if anything was. Memory: the problems shown, not the items.
+
+    `stored_expiration=True` reads `expiration` as an entry's stored expiry (an export's): kept
+    as it is even if under a minute away (a write's 60-second minimum is a rule for new writes),
+    and an item that expired since it was exported is counted in `expired` and left out.
+    """
+
+    def __init__(
+        self, filename: str, now: float | None = None, *, stored_expiration: bool = False
+    ) -> None:
+        self.filename = filename
+        self.now = time.time() if now is None else now
+        self.stored_expiration = stored_expiration
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+        self.bad = 0
+        self.expired = 0
+
+    def check(self, item: Item) -> EntryWrite | None:
+        """The item's write; None if it is bad (recorded) or expired."""
+        value = item.value
+        try:
+            # One pair at a time through the REST API's own check, so the reasons match it.
+            if (
+                self.stored_expiration
+                and _has(value, "expiration")
+                and not _has(value, "expiration_ttl")
+            ):
+                at = limits.stored_expiration(value["expiration"])
+                rest = {k: v for k, v in value.items() if k != "expiration"}
+                write = bulk_writes([rest], self.now)[0]
+                write.expiration = at
+            else:
+                write = bulk_writes([value], self.now)[0]
+        except errors.KVError as e:
+            self.bad += 1
+            if len(self.problems) < MAX_REPORTED:
+                reason = e.message.removeprefix("item 0: ")
+                self.problems.append(f"{self.filename}:{item.line}: item {item.index}: {reason}")
+            return None
+        extra = sorted(set(value) - PUT_FIELDS)
+        if extra and len(self.warnings) < MAX_REPORTED:
+            self.warnings.append(
+                f"{self.filename}:{item.line}: item {item.index} contains unexpected properties: "
+                + json.dumps(extra)
+            )
+        if write.expiration is not None and write.expiration <= self.now:
+            self.expired += 1
+            return None
+        return write
+
+    def finish(self) -> None:
+        if self.bad:
+            raise _refuse(self.filename, self.problems, self.bad)
+
+
+def _has(value: Any, field: str) -> bool:
+    return isinstance(value, dict) and value.get(field) not in (None, "")
+
+
 def put_writes(
     items: list[Item], filename: str, now: float | None = None
 ) -> tuple[list[EntryWrite], list[str]]:
     """Checked writes for `bulk put`, and warnings for fields wrangler would not expect."""
-    now = time.time() if now is None else now
-    writes: list[EntryWrite] = []
-    problems: list[str] = []
-    warnings: list[str] = []
-    bad = 0
-    for item in items:
-        try:
-            # One pair at a time through the REST API's own check, so the reasons match it.
-            writes.extend(bulk_writes([item.value], now))
-        except errors.KVError as e:
-            bad += 1
-            if len(problems) < MAX_REPORTED:
-                reason = e.message.removeprefix("item 0: ")
-                problems.append(f"{filename}:{item.line}: item {item.index}: {reason}")
-            continue
-        extra = sorted(set(item.value) - PUT_FIELDS)
-        if extra and len(warnings) < MAX_REPORTED:
-            warnings.append(
-                f"{filename}:{item.line}: item {item.index} contains unexpected properties: "
-                + json.dumps(extra)
-            )
-    if bad:
-        raise _refuse(filename, problems, bad)
-    return writes, warnings
+    check = PutCheck(filename, now)
+    writes = [w for w in map(check.check, items) if w is not None]
+    check.finish()
+    return writes, check.warnings
 
 
 def key_names(items: list[Item], filename: str) -> list[str]:

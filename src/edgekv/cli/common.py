@@ -127,11 +127,16 @@ def namespace_options(f: F) -> F:
     return account_option(f)
 
 
+def chosen_store_url() -> str:
+    """The store URL the options (then the environment, then the default) name."""
+    ctx = click.get_current_context()
+    return resolve_store_url(_opt(ctx, "store"), _opt(ctx, "data_dir"))
+
+
 @contextmanager
 def open_kv() -> Iterator[KV]:
     ctx = click.get_current_context()
-    url = resolve_store_url(_opt(ctx, "store"), _opt(ctx, "data_dir"))
-    kv = KV(url, account_id=_opt(ctx, "account_id") or DEFAULT_ACCOUNT)
+    kv = KV(chosen_store_url(), account_id=_opt(ctx, "account_id") or DEFAULT_ACCOUNT)
     try:
         yield kv
     finally:

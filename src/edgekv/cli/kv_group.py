@@ -12,6 +12,8 @@ import click
 
 from edgekv.cli.common import Group
 from edgekv.cli.kv_bulk import bulk
+from edgekv.cli.kv_copy import copy, verify
+from edgekv.cli.kv_export import export, import_
 from edgekv.cli.kv_key import key
 from edgekv.cli.kv_namespace import namespace
 
@@ -24,3 +26,7 @@ def kv() -> None:
 kv.add_command(namespace)
 kv.add_command(key)
 kv.add_command(bulk)
+kv.add_command(export)
+kv.add_command(import_)
+kv.add_command(copy)
+kv.add_command(verify)

@@ -30,7 +30,7 @@ def namespace() -> None:
 
 
 @namespace.command()
-@click.argument("title")
+@click.argument("name")
 @click.option(
     "--namespace-id",
     metavar="ID",
@@ -39,15 +39,29 @@ def namespace() -> None:
     "An id some namespace has (or a deleted one had) is refused. edgekv only: Cloudflare "
     "always chooses the id.",
 )
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="A preview namespace, as wrangler makes one: titled NAME_preview, printed as the "
+    "binding's preview_id.",
+)
+@click.option(
+    "--env",
+    "-e",
+    metavar="ENV",
+    help="As wrangler: the title starts with ENV- and the snippet is for that environment.",
+)
 @account_option
 @store_options
-def create(title: str, namespace_id: str | None) -> None:
-    """Create a namespace called TITLE and print its id.
+def create(name: str, namespace_id: str | None, preview: bool, env: str | None) -> None:
+    """Create a namespace called NAME and print its id (wrangler's title: [ENV-]NAME[_preview]).
 
     \b
     To reuse the ids of an existing wrangler.toml:
       edgekv kv namespace create CACHE --namespace-id 0f2ac74b498b48028cb68387c421e279
     """
+    title = f"{env}-" if env else ""
+    title += f"{name}_preview" if preview else name
     with open_kv() as kv:
         click.echo(f'🌀 Creating namespace with title "{title}"')
         try:
@@ -60,20 +74,23 @@ def create(title: str, namespace_id: str | None) -> None:
                 "Or choose a different namespace name."
             ) from None
     click.echo("✨ Success!")
+    where = f' in the "{env}" environment' if env else ""
     click.echo(
         "To access your new KV Namespace in your Worker, add the following snippet to your "
-        "configuration file:"
+        f"configuration file{where}:"
     )
-    click.echo(_snippet(binding_name(title), created.id))
+    click.echo(_snippet(binding_name(name), "preview_id" if preview else "id", created.id))
 
 
-def _snippet(binding: str, namespace_id: str) -> str:
+def _snippet(binding: str, field: str, namespace_id: str) -> str:
+    """The kv_namespaces entry, in the format of the config file found (wrangler's choice)."""
     config = find_config()
     if config is not None and config.suffix == ".toml":
         return (
-            f"[[kv_namespaces]]\nbinding = {json.dumps(binding)}\nid = {json.dumps(namespace_id)}"
+            f"[[kv_namespaces]]\nbinding = {json.dumps(binding)}\n"
+            f"{field} = {json.dumps(namespace_id)}"
         )
-    return json.dumps({"kv_namespaces": [{"binding": binding, "id": namespace_id}]}, indent=2)
+    return json.dumps({"kv_namespaces": [{"binding": binding, field: namespace_id}]}, indent=2)
 
 
 def binding_name(title: str, fallback: str = "KV") -> str:

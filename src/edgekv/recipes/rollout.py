@@ -66,15 +66,17 @@ class Flag:
         on = self._memo.get(user)
         if on is not None:
             return on
-        if not self.enabled or user in self.deny:
-            on = False
-        elif user in self.allow or self._threshold >= 1.0:
-            on = True
-        else:
-            on = bucket(self.name, user) < self._threshold
+        on = self._decide(user)
         if len(self._memo) < _MEMO_LIMIT:
             self._memo[user] = on
         return on
+
+    def _decide(self, user: str) -> bool:
+        if not self.enabled or user in self.deny:
+            return False
+        if user in self.allow or self._threshold >= 1.0:
+            return True
+        return bucket(self.name, user) < self._threshold
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import IO, Any, Literal, overload
 
 from edgekv import errors, limits
+from edgekv.api._async.prefixed import AsyncPrefixedStore
 from edgekv.api.decoding import (
     DECODERS,
     Consistency,
@@ -159,7 +160,15 @@ class AsyncNamespace:
         self._clock = clock
 
     def __repr__(self) -> str:
-        return f"<AsyncNamespace {self.title!r} id={self.id}>"
+        store = self.store
+        shown = f" prefix={store.prefix!r}" if isinstance(store, AsyncPrefixedStore) else ""
+        return f"<AsyncNamespace {self.title!r} id={self.id}{shown}>"
+
+    def with_prefix(self, prefix: str) -> AsyncNamespace:
+        """The keys under `prefix`, as a namespace of their own: `users = ns.with_prefix("user:")`
+        reads and writes `users.get("123")` as `user:123`, lists names without the prefix (its
+        cursors continue its own listing) and deletes only inside it."""
+        return AsyncNamespace(AsyncPrefixedStore(self.store, prefix), self.info, self._clock)
 
     # reads
 

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import IO, Any, Literal, overload
 
 from edgekv import errors, limits
+from edgekv.api._sync.prefixed import PrefixedStore
 from edgekv.api.decoding import (
     DECODERS,
     Consistency,
@@ -160,7 +161,15 @@ class Namespace:
         self._clock = clock
 
     def __repr__(self) -> str:
-        return f"<Namespace {self.title!r} id={self.id}>"
+        store = self.store
+        shown = f" prefix={store.prefix!r}" if isinstance(store, PrefixedStore) else ""
+        return f"<Namespace {self.title!r} id={self.id}{shown}>"
+
+    def with_prefix(self, prefix: str) -> Namespace:
+        """The keys under `prefix`, as a namespace of their own: `users = ns.with_prefix("user:")`
+        reads and writes `users.get("123")` as `user:123`, lists names without the prefix (its
+        cursors continue its own listing) and deletes only inside it."""
+        return Namespace(PrefixedStore(self.store, prefix), self.info, self._clock)
 
     # reads
 

@@ -40,7 +40,6 @@ T = TypeVar("T")
 log = logging.getLogger("edgekv.cache")
 
 _MISSING: Any = object()
-_PROGRAMMING_ERRORS = (errors.InvalidKey, errors.KeyTooLong, errors.InvalidType)
 _MAX_TAGS = 100
 
 
@@ -323,7 +322,7 @@ class AsyncCache:
         if self.namespace is not None:
             try:
                 found = await self._kv_read(key)
-            except _PROGRAMMING_ERRORS:
+            except errors.CALLER_ERRORS:
                 raise
             except Exception as exc:
                 stats.kv_errors += 1
@@ -503,7 +502,7 @@ class AsyncCache:
                     metadata=metadata(now, expires, tags, negative),
                     expiration_ttl=kv_ttl(now, expires + policy.keep_for),
                 )
-            except _PROGRAMMING_ERRORS:
+            except errors.CALLER_ERRORS:
                 raise
             except Exception as exc:
                 stats.kv_errors += 1

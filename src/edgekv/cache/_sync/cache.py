@@ -41,7 +41,6 @@ T = TypeVar("T")
 log = logging.getLogger("edgekv.cache")
 
 _MISSING: Any = object()
-_PROGRAMMING_ERRORS = (errors.InvalidKey, errors.KeyTooLong, errors.InvalidType)
 _MAX_TAGS = 100
 
 
@@ -322,7 +321,7 @@ class Cache:
         if self.namespace is not None:
             try:
                 found = self._kv_read(key)
-            except _PROGRAMMING_ERRORS:
+            except errors.CALLER_ERRORS:
                 raise
             except Exception as exc:
                 stats.kv_errors += 1
@@ -502,7 +501,7 @@ class Cache:
                     metadata=metadata(now, expires, tags, negative),
                     expiration_ttl=kv_ttl(now, expires + policy.keep_for),
                 )
-            except _PROGRAMMING_ERRORS:
+            except errors.CALLER_ERRORS:
                 raise
             except Exception as exc:
                 stats.kv_errors += 1

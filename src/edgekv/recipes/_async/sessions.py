@@ -3,11 +3,14 @@
 Reads are strong (`consistency="strong"`), so a session deleted at logout is gone for every
 process at once, also behind an edge cache. Expiry is checked at read time against the
 session's own times, so a TTL under Workers KV's 60 s minimum still holds.
+
+`format="worker"` stores sessions as the seeds' Worker code does (`{userId, ..., expiresAt}`
+with `createdAt` metadata, see session_shapes.py), so their `getSession` reads what Python
+wrote and Python reads what they wrote.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import time
@@ -19,6 +22,8 @@ from edgekv import errors
 from edgekv.api._async.kv import AsyncNamespace
 from edgekv.cache.durations import Duration, seconds
 from edgekv.cache.kv_format import kv_ttl
+from edgekv.recipes import session_shapes
+from edgekv.recipes.session_shapes import SessionFormat, Stored
 
 _ID = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _RETRIES = 8
@@ -48,9 +53,11 @@ class AsyncSessions:
         absolute_ttl: Duration | None = None,
         prefix: str = "session:",
         id_bytes: int = 32,
+        format: SessionFormat = "edgekv",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.namespace = namespace
+        self.format = session_shapes.check_format(format)
         self.ttl = seconds(ttl, "ttl") or 0.0
         if self.ttl <= 0:
             raise errors.BadRequest("A session ttl must be positive.")
@@ -66,11 +73,13 @@ class AsyncSessions:
             secrets.token_urlsafe(self.id_bytes), dict(data or {}), now, 0.0, absolute
         )
         session.expires_at = self._expiry(now, absolute)
+        value, metadata = self._encode(session)
         # only_if_absent: an id collision (astronomically unlikely) must never share a session
         session.version = await self.namespace.put(
             self.prefix + session.id,
-            _encode(session),
+            value,
             expiration_ttl=kv_ttl(now, session.expires_at),
+            metadata=metadata,
             only_if_absent=True,
         )
         return session
@@ -82,20 +91,10 @@ class AsyncSessions:
         found = await self.namespace.get_with_metadata(
             self.prefix + session_id, "json", consistency="strong"
         )
-        doc = found.value
-        if not isinstance(doc, dict):
+        stored = session_shapes.decode(self.format, found.value, found.metadata)
+        if stored is None or session_shapes.expired(self.format, stored, self._clock()):
             return None
-        session = Session(
-            session_id,
-            doc.get("data", {}),
-            float(doc.get("created", 0.0)),
-            float(doc.get("expires", 0.0)),
-            None if doc.get("absolute") is None else float(doc["absolute"]),
-            found.version or 0,
-        )
-        if session.expires_at <= self._clock():
-            return None
-        return session
+        return Session(session_id, *stored, found.version or 0)
 
     async def touch(self, session_id: str) -> Session | None:
         """Slides the expiry to now + ttl (capped by absolute_ttl); None if the session is gone."""
@@ -118,11 +117,13 @@ class AsyncSessions:
             if data is not None:
                 session.data = data
             session.expires_at = self._expiry(now, session.absolute_expires_at)
+            value, metadata = self._encode(session)
             try:
                 session.version = await self.namespace.put(
                     self.prefix + session_id,
-                    _encode(session),
+                    value,
                     expiration_ttl=kv_ttl(now, session.expires_at),
+                    metadata=metadata,
                     if_version=session.version,
                 )
                 return session
@@ -130,18 +131,12 @@ class AsyncSessions:
                 continue  # written (or deleted) meanwhile: read it again
         raise errors.PreconditionFailed("session changed too often to update it")
 
+    def _encode(self, session: Session) -> tuple[str, Any]:
+        stored = Stored(
+            session.data, session.created_at, session.expires_at, session.absolute_expires_at
+        )
+        return session_shapes.encode(self.format, stored)
+
     def _expiry(self, now: float, absolute: float | None) -> float:
         sliding = now + self.ttl
         return sliding if absolute is None else min(sliding, absolute)
-
-
-def _encode(session: Session) -> str:
-    return json.dumps(
-        {
-            "data": session.data,
-            "created": session.created_at,
-            "expires": session.expires_at,
-            "absolute": session.absolute_expires_at,
-        },
-        separators=(",", ":"),
-    )
