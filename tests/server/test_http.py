@@ -108,7 +108,11 @@ def test_expiration_header_and_metadata(live: Live, http: httpx.Client, ns: str)
     meta = http.get(f"{live.namespaces_url()}/{ns}/metadata/k").json()
     assert meta["result"] == {"owner": "ann", "é": 1}
     listed = http.get(f"{live.namespaces_url()}/{ns}/keys").json()["result"]
-    # Cloudflare's fields, and edgekv's: the value's size and its last write.
+    # Cloudflare's fields, as wrangler and the SDKs expect them...
+    assert listed == [{"name": "k", "expiration": at, "metadata": {"owner": "ann", "é": 1}}]
+    # ...and, asked for, edgekv's: the value's size and its last write.
+    keys = f"{live.namespaces_url()}/{ns}/keys"
+    listed = http.get(keys, params={"extensions": "true"}).json()["result"]
     written = int(got.headers["x-edgekv-written-at"])
     assert abs(written - time.time()) < 60
     assert listed == [

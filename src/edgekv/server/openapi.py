@@ -151,6 +151,7 @@ def _paths() -> dict[str, Any]:
                     _q("prefix", {"type": "string"}),
                     _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
                     _q("cursor", {"type": "string"}),
+                    _q("extensions", {"type": "string", "enum": ["true", "false"]}),
                 ],
                 info="CursorInfo",
             )

@@ -174,7 +174,10 @@ class RestAPI:
         while not page.keys and not page.list_complete and page.cursor:
             page = await ns.list(prefix=q.get("prefix"), limit=limit, cursor=page.cursor)
         info = {"count": len(page.keys), "cursor": page.cursor or ""}
-        return ok([k.as_json(extensions=True) for k in page.keys], result_info=info)
+        # Cloudflare's fields unless edgekv's are asked for: wrangler and the SDKs show what
+        # they get, and code written for Workers KV expects its shape.
+        extensions = q.get("extensions") == "true"
+        return ok([k.as_json(extensions=extensions) for k in page.keys], result_info=info)
 
     async def get_metadata(self, request: Request) -> Response:
         key = _key(request)

@@ -419,7 +419,9 @@ class AsyncRestStore:
         cache_ttl: int | None = None,
     ) -> KeyPage:
         with self._faults:
-            params: dict[str, Any] = {"limit": limit}
+            # `extensions`: an edgekv server adds each key's size and last write (Cloudflare's
+            # API ignores what it does not know).
+            params: dict[str, Any] = {"limit": limit, "extensions": "true"}
             if prefix:
                 params["prefix"] = prefix
             if start_after is not None:
