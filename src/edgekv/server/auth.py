@@ -11,7 +11,6 @@ Paths outside `/client/v4` (`/healthz`, `/openapi.json`) are open. Tokens are ne
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from edgekv import errors
@@ -77,10 +76,10 @@ class Authenticator:
         self.accounts = accounts
         self.enabled = enabled
         self.records = accounts.local
-        # Namespaces found allowed, by the SHA-256 of (method, account, namespace, credential
-        # headers): valid while no record they depend on changed (Records.generation) and
-        # for at most the records' ttl (see `namespace`).
-        self._allowed: dict[bytes, tuple[int, float, NamespaceInfo]] = {}
+        # Namespaces found allowed, by (method, account, namespace, credential headers): valid
+        # while no record they depend on changed (Records.generation) and for at most the
+        # records' ttl (see `namespace`). Only what was allowed is kept, at most _ALLOWED_KEPT.
+        self._allowed: dict[tuple[object, ...], tuple[int, float, NamespaceInfo]] = {}
 
     async def authorize(self, scope: Scope) -> Principal:
         """Who calls, if they may call this path; else raises the KVError to answer."""
@@ -89,18 +88,17 @@ class Authenticator:
         return principal
 
     async def namespace(
-        self, scope: Scope, path: V4Path, credentials: list[bytes]
+        self, scope: Scope, path: V4Path, credentials: list[tuple[bytes, bytes]]
     ) -> NamespaceInfo:
         """The namespace a `.../namespaces/{ns}/...` path names, if the caller may use it
         this way; else raises the KVError to answer. `credentials` are the request's
-        credential headers (`name:value`), which key what is remembered."""
+        credential headers, which key what is remembered."""
         records = self.records
         if records is None:
             await self.authorize(scope)
             return await self.namespace_info(path.account.decode(), path.namespace.decode())
-        material = [scope["method"].encode(), path.account, path.namespace, *credentials]
-        digest = hashlib.sha256(b"\n".join(material)).digest()
-        found = self._allowed.get(digest)
+        remembered = (scope["method"], path.account, path.namespace, *credentials)
+        found = self._allowed.get(remembered)
         generation = records.generation
         if (
             found is not None
@@ -113,7 +111,7 @@ class Authenticator:
         if generation == records.generation:  # nothing changed while we looked
             if len(self._allowed) >= _ALLOWED_KEPT:
                 self._allowed.clear()
-            self._allowed[digest] = (generation, records.clock(), info)
+            self._allowed[remembered] = (generation, records.clock(), info)
         return info
 
     async def namespace_info(self, account_id: str, namespace_id: str) -> NamespaceInfo:

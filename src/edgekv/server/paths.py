@@ -19,7 +19,6 @@ from edgekv.server.envelope import MalformedRequest
 API_PREFIX = "/client/v4"
 ACCOUNTS = b"/client/v4/accounts/"
 NAMESPACES = "/client/v4/accounts/{account_id}/storage/kv/namespaces"
-_KV_NAMESPACES = [b"storage", b"kv", b"namespaces"]
 _STRAY_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
 
@@ -49,7 +48,7 @@ def v4_path(raw_path: bytes) -> V4Path | None:
     parts = raw_path.split(b"/", 10)
     # '', client, v4, accounts, A, storage, kv, namespaces, NS, what, rest
     account = parts[4]
-    if len(parts) < 9 or parts[5:8] != _KV_NAMESPACES:
+    if len(parts) < 9 or parts[7] != b"namespaces" or parts[6] != b"kv" or parts[5] != b"storage":
         return _path(V4Path, (account, b"", b"", None))
     # Made as a tuple is (the named tuple's own __new__ is Python, and this runs per request).
     return _path(

@@ -115,7 +115,7 @@ class ValueRoutes:
         cache_ttl: int | None = None
         for name, value in scope["headers"]:
             if name in CREDENTIAL_HEADERS:
-                credentials.append(name + b":" + value)
+                credentials.append((name, value))
             elif name == b"cache-control" and b"no-cache" in value.lower():
                 cache_ttl = 0  # a strong read: no cache may answer
             elif name in WORKERD_HEADERS:
@@ -159,7 +159,7 @@ class ValueRoutes:
         if_match = if_none_match = metadata = None
         for name, value in scope["headers"]:
             if name in CREDENTIAL_HEADERS:
-                credentials.append(name + b":" + value)
+                credentials.append((name, value))
             elif name == b"content-length":
                 length = value
             elif name == b"content-type":
@@ -223,7 +223,7 @@ class ValueRoutes:
         credentials = []
         for name, value in scope["headers"]:
             if name in CREDENTIAL_HEADERS:
-                credentials.append(name + b":" + value)
+                credentials.append((name, value))
             elif name in WORKERD_HEADERS:
                 return False
         info = await self.authenticator.namespace(scope, path, credentials)
