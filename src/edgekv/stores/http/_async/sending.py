@@ -1,0 +1,77 @@
+"""One HTTP request with retries, as every store over HTTP sends it (the REST store, the
+relay store): 429 always retried, 5xx and connection failures only for a call safe to repeat,
+with exponential backoff (or the server's Retry-After); a failed answer raises the edgekv
+error its envelope names."""
+
+from __future__ import annotations
+
+import asyncio
+import time  # noqa: F401  # the generated sync shell sleeps with time.sleep
+from collections.abc import AsyncIterator, Callable
+from typing import IO, Any
+
+import httpx
+
+from edgekv.stores.http import wire
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    *,
+    retries: int,
+    backoff: float,
+    idempotent: bool = True,
+    stream: bool = False,
+    content: Callable[[], Any] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """`content()` makes the body anew for each attempt (a file is re-read from its start)."""
+    attempt = 0
+    while True:
+        request = client.build_request(
+            method, path, content=None if content is None else content(), **kwargs
+        )
+        try:
+            response = await client.send(request, stream=stream)
+        except httpx.TransportError:
+            if idempotent and attempt < retries:
+                await asyncio.sleep(wire.retry_delay(attempt, backoff, None))
+                attempt += 1
+                continue
+            raise  # StoreUnavailable, by the calling store's faults
+        if response.status_code < 400:
+            return response
+        body = await response.aread()
+        await response.aclose()
+        retry = response.status_code == 429 or (
+            idempotent and response.status_code in wire.RETRY_STATUSES
+        )
+        if retry and attempt < retries:
+            delay = wire.retry_delay(attempt, backoff, response.headers.get("retry-after"))
+            await asyncio.sleep(delay)
+            attempt += 1
+            continue
+        raise wire.error_from(response.status_code, body)
+
+
+async def body(
+    head: bytes, value: bytes | IO[bytes], start: int, tail: bytes, chunk_size: int = 1 << 16
+) -> AsyncIterator[bytes]:
+    """A request body, made anew for each attempt: a file value is re-read from its start."""
+    if head:
+        yield head
+    if isinstance(value, bytes):
+        for offset in range(0, len(value), chunk_size):
+            yield value[offset : offset + chunk_size]
+    else:
+        value.seek(start)
+        while chunk := value.read(chunk_size):
+            yield chunk
+    if tail:
+        yield tail
+
+
+def read_all(value: bytes | IO[bytes]) -> bytes:
+    return value if isinstance(value, bytes) else value.read()
