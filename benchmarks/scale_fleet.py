@@ -188,7 +188,10 @@ def central_stores(work: Path, only: set[str]) -> Iterator[list[Central]]:
         if not only or "sqlite" in only:
             stores.append(Central("sqlite", sqlite_url(work / "central.db"), list))
         if not only or "postgres" in only:
-            if pg_instance.available():
+            shared = os.environ.get("EDGEKV_BENCH_POSTGRES_URL")
+            if shared:
+                stores.append(_shared_postgres(shared, cleanups))
+            elif pg_instance.available():
                 # Its own server, not the shared one: 65 edges straight on PostgreSQL hold two
                 # connections or more each (the feed's LISTEN, reads), past the shared server's
                 # max_connections of 100, which other users of it need too.
@@ -212,6 +215,31 @@ def central_stores(work: Path, only: set[str]) -> Iterator[list[Central]]:
     finally:
         for cleanup in reversed(cleanups):
             cleanup()
+
+
+def _shared_postgres(url: str, cleanups: list[Callable[[], None]]) -> Central:
+    """A PostgreSQL server of the caller's (EDGEKV_BENCH_POSTGRES_URL), in a schema of its own;
+    its CPU is that of the backends serving the benchmark's connections (by application_name).
+    Mind its max_connections: every edge holds two connections or more."""
+    import psycopg
+
+    run = uuid.uuid4().hex[:8]
+    name = f"edgekv-bench-{run}"
+
+    def backends() -> list[int]:
+        with psycopg.connect(url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (name,)
+            ).fetchall()
+        return [int(pid) for (pid,) in rows]
+
+    def drop() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "bench_{run}" CASCADE')
+
+    cleanups.append(drop)
+    sep = "&" if "?" in url else "?"
+    return Central("postgres", f"{url}{sep}schema=bench_{run}&application_name={name}", backends)
 
 
 # a small HTTP/1.1 client

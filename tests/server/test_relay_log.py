@@ -58,3 +58,19 @@ async def test_a_long_poll_returns_with_the_next_change() -> None:
     idle = time.monotonic()
     await log.wait(log.position(), 0.1)  # none comes: after the wait
     assert time.monotonic() - idle >= 0.09
+
+
+async def test_a_look_after_a_write_waits_for_the_feed_to_show_it() -> None:
+    read_at = [0.0]
+    log = RelayLog(read_at=lambda: read_at[0])
+    await asyncio.wait_for(log.fresh(), 1)  # nothing written through the relay: at once
+    log.acknowledged()
+    looking = asyncio.ensure_future(log.fresh())
+    await asyncio.sleep(0.05)
+    read_at[0] = time.monotonic() - 10  # a page asked for before the write: not yet
+    log.applied([])
+    await asyncio.sleep(0.05)
+    assert not looking.done()
+    read_at[0] = time.monotonic()  # asked for after it
+    log.applied(_changes("written"))
+    await asyncio.wait_for(looking, 1)

@@ -109,7 +109,7 @@ def create_app(
     if relay_secret:
         if edge is None:
             raise errors.BadRequest("A relay answers edges from its memory: give it a cache_size.")
-        relay_log = RelayLog()
+        relay_log = RelayLog(read_at=lambda: edge.feed_read_at)
         edge.feed_observers.append(relay_log)
         relay_routes = RelayAPI(opened, writes, relay_log, relay_secret).routes()
 

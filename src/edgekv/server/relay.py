@@ -32,6 +32,11 @@ from edgekv.server.writes import Writes, entry_write
 from edgekv.stores._async.protocol import AsyncStore, AsyncWholeValue
 from edgekv.stores.relay import wire
 
+# Calls that write: the change log holds what they wrote before the writer's next look at it.
+_WRITES = frozenset(
+    {"put_many", "delete_many", "incr", "create_namespace", "rename_namespace", "delete_namespace"}
+)
+
 
 class RelayAPI:
     """The relay routes over the relay's store (its edge), its writes and its change log."""
@@ -94,12 +99,15 @@ class RelayAPI:
             wire.metadata_from(request.headers),
             _optional_int(q.get("expiration")),
         )
-        version = await self.writes.put(
-            namespace_id,
-            write,
-            only_if_absent=q.get("only_if_absent") == "1",
-            if_version=_optional_int(q.get("if_version")),
-        )
+        try:
+            version = await self.writes.put(
+                namespace_id,
+                write,
+                only_if_absent=q.get("only_if_absent") == "1",
+                if_version=_optional_int(q.get("if_version")),
+            )
+        finally:
+            self.log.acknowledged()
         return ok({"version": version})
 
     # every other call of the Store protocol
@@ -118,6 +126,9 @@ class RelayAPI:
             raise
         except (KeyError, TypeError, ValueError) as e:  # arguments missing or of a wrong type
             raise errors.BadRequest(f"Bad arguments to the relay call: {e!r}") from e
+        finally:
+            if request.path_params["method"] in _WRITES:
+                self.log.acknowledged()
 
     async def _get_many(self, a: dict[str, Any]) -> Any:
         found = await self.store.get_many(a["namespace_id"], a["keys"], cache_ttl=a["cache_ttl"])
@@ -170,6 +181,7 @@ class RelayAPI:
         await self.store.delete_namespace(a["namespace_id"])
 
     async def _feed_position(self, a: dict[str, Any]) -> Any:
+        await self.log.fresh()  # the end, past every write the relay answered
         return self.log.position()
 
     async def _purge_expired(self, a: dict[str, Any]) -> Any:
@@ -186,6 +198,7 @@ class RelayAPI:
             wait = min(max(float(q.get("wait") or 0), 0.0), wire.MAX_WAIT)
         except ValueError:
             raise errors.BadRequest(f"Not a number of seconds: {q.get('wait')!r}.") from None
+        await self.log.fresh()
         await self.log.wait(position, wait)
         page = self.log.page(position, limit)
         return ok(

@@ -5,7 +5,9 @@ memory, by long poll (server/relay.py). The log follows the feed through the rel
 (`FeedObserver`, edge/observer.py): each page once the relay applied it, so an edge told of a
 change and asking the relay for the key never gets the relay's older copy. The relay reads its
 own writes in that feed too (its edge is not `exclusive`): the log is the feed, one change per
-write with its version, in the feed's order.
+write with its version, in the feed's order. A write an edge made through the relay is in the
+log before the relay answers that edge's next look at it (`fresh`): a look waits, briefly,
+for the relay's next read of the feed.
 
 Positions are `<epoch>.<n>`: the n-th change of this log, whose epoch is drawn when the
 relay starts. A position of another epoch (the relay restarted), older than the log keeps, or
@@ -18,18 +20,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from edgekv.model import Change, FeedPage
 
 CAPACITY = 1 << 16  # changes kept: an edge further behind than this flushes
+FRESH_WITHIN = 2.0  # seconds a look waits for the feed to show the relay's own writes
 
 
 class RelayLog:
     """The last `capacity` changes, numbered from 1; a flush takes a number of its own."""
 
-    def __init__(self, capacity: int = CAPACITY) -> None:
+    def __init__(
+        self, capacity: int = CAPACITY, read_at: Callable[[], float] = time.monotonic
+    ) -> None:
+        """`read_at()`: when the page the relay's edge last applied was asked for (its
+        `feed_read_at`): what the log holds is the feed as of then."""
         self.epoch = secrets.token_hex(8)
+        self._read_at = read_at
+        self.fresh_as_of = 0.0  # time.monotonic(): the log holds every change made before
+        self.acknowledged_at = 0.0  # time.monotonic() of the last write the relay answered
         self.capacity = capacity
         self._ring: list[Change | None] = [None] * capacity
         self.end = 0  # numbers given so far
@@ -40,7 +51,9 @@ class RelayLog:
     # FeedObserver
 
     def applied(self, changes: Sequence[Change]) -> None:
+        self.fresh_as_of = self._read_at()
         if not changes:
+            self._wake()  # a look waiting for freshness
             return
         ring, capacity, end = self._ring, self.capacity, self.end
         for change in changes:
@@ -88,12 +101,29 @@ class RelayLog:
         changes = [c for i in range(n + 1, last + 1) if (c := ring[i % capacity]) is not None]
         return FeedPage(changes, f"{self.epoch}.{last}")
 
+    def acknowledged(self) -> None:
+        """The relay answered a write: the next looks wait until the log holds it."""
+        self.acknowledged_at = time.monotonic()
+
+    async def fresh(self) -> None:
+        """Returns once the log holds every write the relay answered before this call (or
+        after FRESH_WITHIN seconds: the feed is slow or cut, and the look answers as is)."""
+        needed = self.acknowledged_at
+        deadline = time.monotonic() + FRESH_WITHIN
+        while self.fresh_as_of < needed and (left := deadline - time.monotonic()) > 0:
+            await self._next_change(left)
+
     async def wait(self, position: str | None, seconds: float) -> None:
         """Returns once there is a change after `position` (or it is not this log's), or
         after `seconds`."""
-        n = self._number(position)
-        if n is None or n < self.end or seconds <= 0:
-            return
+        deadline = time.monotonic() + seconds
+        while True:
+            n = self._number(position)
+            if n is None or n < self.end or (left := deadline - time.monotonic()) <= 0:
+                return
+            await self._next_change(left)
+
+    async def _next_change(self, seconds: float) -> None:
         if self._next is None:
             self._next = asyncio.get_running_loop().create_future()
         with contextlib.suppress(TimeoutError):

@@ -103,6 +103,7 @@ class EdgeStore:
         self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
         self.feed_flushes = 0
+        self.feed_read_at = 0.0  # time.monotonic() when the page last applied was asked for
 
     @property
     def capabilities(self) -> Capabilities:
@@ -388,8 +389,10 @@ class EdgeStore:
         backoff = 0.05
         while not self._closing:
             try:
-                exclude_own = self._exclusive and time.monotonic() >= self._unsure_until
+                asked = time.monotonic()
+                exclude_own = self._exclusive and asked >= self._unsure_until
                 page = self.central.changes(position, 1000, exclude_own=exclude_own)
+                self.feed_read_at = asked
                 if page.behind:
                     self.flush()
                 self.apply_changes(page.changes)
