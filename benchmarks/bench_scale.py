@@ -45,7 +45,7 @@ from benchmarks.scale_fleet import (
     Central,
     Conn,
     Fleet,
-    Served,
+    address,
     central_stores,
     children_of,
     cpu_seconds,
@@ -53,7 +53,7 @@ from benchmarks.scale_fleet import (
     rss_bytes,
     serve_command,
 )
-from benchmarks.server_procs import ROOT, _env
+from benchmarks.server_procs import ROOT, Served, _env
 from edgekv.model import DEFAULT_ACCOUNT
 
 EDGES = tuple(int(n) for n in os.environ.get("EDGEKV_BENCH_EDGES", "1,4,16,64").split(","))
@@ -88,7 +88,7 @@ class Row:
 
 
 async def _health(served: Served) -> dict[str, object]:
-    conn = Conn(*served.address)
+    conn = Conn(*address(served))
     try:
         status, body = await conn.request("GET", "/healthz")
         assert status == 200, body
@@ -125,8 +125,8 @@ async def propagation(
 ) -> Row:
     every = max(0.001, len(readers) * 0.00015)  # 64 edges: each polled every ~10 ms
     path = f"{NAMESPACES}/{ns}/values/propagation"
-    put = Conn(*writer.address)
-    polls = [Conn(*r.address) for r in readers]
+    put = Conn(*address(writer))
+    polls = [Conn(*address(r)) for r in readers]
     try:
         status, _ = await put.request("PUT", path, b"0")
         assert status == 200
@@ -207,7 +207,7 @@ def run_store(central: Central, relays: int, work: Path) -> list[Row]:
 
 
 async def _namespace(served: Served) -> str:
-    conn = Conn(*served.address)
+    conn = Conn(*address(served))
     try:
         title = json.dumps({"title": f"bench-scale-{time.time_ns()}"}).encode()
         status, body = await conn.request("POST", NAMESPACES, title)
@@ -218,7 +218,7 @@ async def _namespace(served: Served) -> str:
 
 
 async def _put(served: Served, path: str, value: bytes) -> None:
-    conn = Conn(*served.address)
+    conn = Conn(*address(served))
     try:
         status, body = await conn.request("PUT", path, value)
         assert status == 200, body

@@ -12,16 +12,13 @@ import asyncio
 import contextlib
 import os
 import re
-import select
 import signal
-import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.server_procs import EDGEKV
+from benchmarks.server_procs import EDGEKV, Served
 from edgekv.cli.store_choice import sqlite_url
 
 _LISTENING = re.compile(r"listening on (http://[^\s]+)")
@@ -63,69 +60,9 @@ def children_of(root: int) -> list[int]:
     return found
 
 
-@dataclass
-class Served:
-    """One `edgekv serve` process; `url` once it listens."""
-
-    name: str
-    command: list[str]
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-    url: str = ""
-
-    def start(self, env: dict[str, str]) -> Served:
-        self.process = subprocess.Popen(
-            self.command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self.log.open("wb"),
-        )
-        return self
-
-    def wait(self, timeout: float = 120.0) -> Served:
-        assert self.process is not None and self.process.stdout is not None
-        fd, text = self.process.stdout.fileno(), ""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.25)
-            if ready:
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                text += chunk.decode()
-                found = _LISTENING.search(text)
-                if found:
-                    self.url = found.group(1)
-                    return self
-            elif self.process.poll() is not None:
-                break
-        self.stop()
-        raise RuntimeError(f"{self.name} did not start: {text}{self.log.read_text()}")
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self.url.removeprefix("http://").rsplit(":", 1)
-        return host, int(port)
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self.process = None
+def address(served: Served) -> tuple[str, int]:
+    host, port = served.url.removeprefix("http://").rsplit(":", 1)
+    return host, int(port)
 
 
 def serve_command(store_url: str, *args: str) -> list[str]:
@@ -149,17 +86,17 @@ class Fleet:
     def start(self, names_and_commands: list[tuple[str, list[str]]]) -> list[Served]:
         """Starts every command at once, then waits for each to listen."""
         started = [
-            Served(name, command, self.work / f"{name.replace(' ', '_')}.log").start(self.env)
+            Served(name, command, self.work, self.env, wait=False)
             for name, command in names_and_commands
         ]
         self.members += started
         for served in started:
-            served.wait()
+            served.wait_for_url(120.0)
         return started
 
     def stop(self) -> None:
-        for served in self.members:
-            if served.process is not None and served.process.poll() is None:
+        for served in self.members:  # all at once, then each waited for
+            if served.process.poll() is None:
                 served.process.send_signal(signal.SIGTERM)
         for served in self.members:
             served.stop()

@@ -44,9 +44,8 @@ from edgekv.model import (
     StoredEntry,
 )
 from edgekv.stores._async.protocol import Direction, NamespaceOrder
-from edgekv.stores.faults import StoreFaults
 from edgekv.stores.http import wire
-from edgekv.stores.http._async.sending import body, read_all, send
+from edgekv.stores.http._async.sending import body, chunks, read_all, read_whole, send
 from edgekv.stores.http.faults import RestFaults
 
 _CHUNK = 1 << 16
@@ -265,15 +264,7 @@ class AsyncRestStore:
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
         with self._faults:
-            opened = await self._open(namespace_id, key, cache_ttl)
-            if opened is None:
-                return None
-            entry, response = opened
-            try:
-                entry.value = await response.aread()
-            finally:
-                await response.aclose()
-            return entry
+            return await read_whole(await self._open(namespace_id, key, cache_ttl))
 
     async def get_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
@@ -318,7 +309,7 @@ class AsyncRestStore:
             if opened is None:
                 return None
             entry, response = opened
-            return entry, _chunks(response, chunk_size, self._faults)
+            return entry, chunks(response, chunk_size, self._faults)
 
     # writes
 
@@ -503,14 +494,3 @@ class AsyncRestStore:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-async def _chunks(
-    response: httpx.Response, chunk_size: int, faults: StoreFaults
-) -> AsyncIterator[bytes]:
-    try:
-        with faults:
-            async for chunk in response.aiter_bytes(chunk_size):
-                yield chunk
-    finally:
-        await response.aclose()

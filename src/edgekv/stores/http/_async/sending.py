@@ -12,6 +12,8 @@ from typing import IO, Any
 
 import httpx
 
+from edgekv.model import StoredEntry
+from edgekv.stores.faults import StoreFaults
 from edgekv.stores.http import wire
 
 
@@ -75,3 +77,27 @@ async def body(
 
 def read_all(value: bytes | IO[bytes]) -> bytes:
     return value if isinstance(value, bytes) else value.read()
+
+
+async def read_whole(opened: tuple[StoredEntry, httpx.Response] | None) -> StoredEntry | None:
+    """The entry an answer describes with its body read in full (the answer closed)."""
+    if opened is None:
+        return None
+    entry, response = opened
+    try:
+        entry.value = await response.aread()
+    finally:
+        await response.aclose()
+    return entry
+
+
+async def chunks(
+    response: httpx.Response, chunk_size: int, faults: StoreFaults
+) -> AsyncIterator[bytes]:
+    """An answer's body as a value's chunks, the store's faults raised as its own."""
+    try:
+        with faults:
+            async for chunk in response.aiter_bytes(chunk_size):
+                yield chunk
+    finally:
+        await response.aclose()

@@ -47,7 +47,7 @@ from edgekv.model import (
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder
 from edgekv.stores.faults import StoreFaults
 from edgekv.stores.http import wire
-from edgekv.stores.http._sync.sending import body, read_all, send
+from edgekv.stores.http._sync.sending import body, chunks, read_all, read_whole, send
 from edgekv.stores.http.faults import RestFaults
 
 _CHUNK = 1 << 16
@@ -266,15 +266,7 @@ class RestStore:
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
         with self._faults:
-            opened = self._open(namespace_id, key, cache_ttl)
-            if opened is None:
-                return None
-            entry, response = opened
-            try:
-                entry.value = response.read()
-            finally:
-                response.close()
-            return entry
+            return read_whole(self._open(namespace_id, key, cache_ttl))
 
     def get_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
@@ -319,7 +311,7 @@ class RestStore:
             if opened is None:
                 return None
             entry, response = opened
-            return entry, _chunks(response, chunk_size, self._faults)
+            return entry, chunks(response, chunk_size, self._faults)
 
     # writes
 
@@ -506,12 +498,3 @@ class RestStore:
         self.close()
 
 
-def _chunks(
-    response: httpx.Response, chunk_size: int, faults: StoreFaults
-) -> Iterator[bytes]:
-    try:
-        with faults:
-            for chunk in response.iter_bytes(chunk_size):
-                yield chunk
-    finally:
-        response.close()

@@ -13,6 +13,8 @@ from typing import IO, Any
 
 import httpx
 
+from edgekv.model import StoredEntry
+from edgekv.stores.faults import StoreFaults
 from edgekv.stores.http import wire
 
 
@@ -76,3 +78,27 @@ def body(
 
 def read_all(value: bytes | IO[bytes]) -> bytes:
     return value if isinstance(value, bytes) else value.read()
+
+
+def read_whole(opened: tuple[StoredEntry, httpx.Response] | None) -> StoredEntry | None:
+    """The entry an answer describes with its body read in full (the answer closed)."""
+    if opened is None:
+        return None
+    entry, response = opened
+    try:
+        entry.value = response.read()
+    finally:
+        response.close()
+    return entry
+
+
+def chunks(
+    response: httpx.Response, chunk_size: int, faults: StoreFaults
+) -> Iterator[bytes]:
+    """An answer's body as a value's chunks, the store's faults raised as its own."""
+    try:
+        with faults:
+            for chunk in response.iter_bytes(chunk_size):
+                yield chunk
+    finally:
+        response.close()

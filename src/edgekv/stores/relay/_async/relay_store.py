@@ -26,7 +26,7 @@ from edgekv.model import EntryWrite, FeedPage, KeyPage, NamespaceInfo, Namespace
 from edgekv.stores._async.protocol import Direction, NamespaceOrder
 from edgekv.stores.capabilities import Capabilities
 from edgekv.stores.http import wire as http_wire
-from edgekv.stores.http._async.sending import body, read_all, send
+from edgekv.stores.http._async.sending import body, chunks, read_all, read_whole, send
 from edgekv.stores.http.faults import RestFaults
 from edgekv.stores.relay import wire
 
@@ -128,15 +128,7 @@ class AsyncRelayStore:
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
         with self._faults:
-            opened = await self._open(namespace_id, key, cache_ttl)
-            if opened is None:
-                return None
-            entry, response = opened
-            try:
-                entry.value = await response.aread()
-            finally:
-                await response.aclose()
-            return entry
+            return await read_whole(await self._open(namespace_id, key, cache_ttl))
 
     async def get_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
@@ -161,15 +153,7 @@ class AsyncRelayStore:
             if opened is None:
                 return None
             entry, response = opened
-            return entry, self._chunks(response, chunk_size)
-
-    async def _chunks(self, response: httpx.Response, chunk_size: int) -> AsyncIterator[bytes]:
-        try:
-            with self._faults:
-                async for chunk in response.aiter_bytes(chunk_size):
-                    yield chunk
-        finally:
-            await response.aclose()
+            return entry, chunks(response, chunk_size, self._faults)
 
     async def list_keys(
         self,

@@ -27,7 +27,7 @@ from edgekv.model import EntryWrite, FeedPage, KeyPage, NamespaceInfo, Namespace
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder
 from edgekv.stores.capabilities import Capabilities
 from edgekv.stores.http import wire as http_wire
-from edgekv.stores.http._sync.sending import body, read_all, send
+from edgekv.stores.http._sync.sending import body, chunks, read_all, read_whole, send
 from edgekv.stores.http.faults import RestFaults
 from edgekv.stores.relay import wire
 
@@ -129,15 +129,7 @@ class RelayStore:
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
         with self._faults:
-            opened = self._open(namespace_id, key, cache_ttl)
-            if opened is None:
-                return None
-            entry, response = opened
-            try:
-                entry.value = response.read()
-            finally:
-                response.close()
-            return entry
+            return read_whole(self._open(namespace_id, key, cache_ttl))
 
     def get_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
@@ -162,15 +154,7 @@ class RelayStore:
             if opened is None:
                 return None
             entry, response = opened
-            return entry, self._chunks(response, chunk_size)
-
-    def _chunks(self, response: httpx.Response, chunk_size: int) -> Iterator[bytes]:
-        try:
-            with self._faults:
-                for chunk in response.iter_bytes(chunk_size):
-                    yield chunk
-        finally:
-            response.close()
+            return entry, chunks(response, chunk_size, self._faults)
 
     def list_keys(
         self,
