@@ -45,7 +45,6 @@ from edgekv.model import (
     StoredEntry,
 )
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder
-from edgekv.stores.faults import StoreFaults
 from edgekv.stores.http import wire
 from edgekv.stores.http._sync.sending import body, chunks, read_all, read_whole, send
 from edgekv.stores.http.faults import RestFaults
@@ -496,5 +495,3 @@ class RestStore:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
