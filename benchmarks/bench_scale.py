@@ -185,6 +185,8 @@ def run_store(central: Central, relays: int, work: Path) -> list[Row]:
 
         (writer,) = fleet.start([(f"{central.name} {mode} writer", serve_command(store_of(0)))])
         ns = asyncio.run(_namespace(writer))
+        if not relays:
+            write_capacity(central, writer, ns, work)
         readers: list[Served] = []
         for size in EDGES:
             readers += fleet.start(
@@ -224,6 +226,41 @@ async def _put(served: Served, path: str, value: bytes) -> None:
         assert status == 200, body
     finally:
         conn.close()
+
+
+def write_capacity(central: Central, edge: Served, ns: str, work: Path) -> None:
+    """Durable PUTs of 100-byte values through one edge, 32 connections (wrk), no other edge:
+    the writes/s one edge gets from the store, and what each costs the store's CPU."""
+    if not server_wrk.available():
+        return
+    headers = {"Content-Type": "application/octet-stream"}
+    path = f"{NAMESPACES}/{ns}/values/"
+    script = server_wrk.lua_script(
+        work,
+        f"put-{central.name}",
+        headers=headers,
+        method="PUT",
+        key_path=path + "w",
+        body=b"v" * 100,
+    )
+    server_wrk.run(edge.url + path, script, 2.0)  # warm-up
+    central_before, edge_before = cpu_seconds(central.pids()), cpu_seconds([edge.pid])
+    load = server_wrk.run(edge.url + path, script, SECONDS)
+    writes = load.rate * SECONDS
+    central_used = cpu_seconds(central.pids()) - central_before
+    edge_used = cpu_seconds([edge.pid]) - edge_before
+    central_cost = (
+        "n/a (embedded: in the edge's)"
+        if central.name == "sqlite"
+        else f"{central_used / writes * 1e6:.0f} us"
+    )
+    print(
+        f"writes through one edge, {central.name} (wrk -t2 -c32, durable PUT of 100 bytes): "
+        f"{load.rate:,.0f} writes/s, p99 {_ms(load.p99)} | central CPU {central_cost}/write | "
+        f"the edge's CPU {edge_used / writes * 1e6:.0f} us/write"
+        + (f" | ERRORS: {load.errors}" if load.errors else ""),
+        flush=True,
+    )
 
 
 # reporting
