@@ -16,7 +16,8 @@ and without one configured the routes do not exist.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -24,6 +25,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from edgekv import errors
+from edgekv.compact import compact_json
+from edgekv.model import FeedPage
 from edgekv.server.auth import credential
 from edgekv.server.envelope import AuthenticationError, ok
 from edgekv.server.relay_log import RelayLog
@@ -31,11 +34,6 @@ from edgekv.server.rest.bodies import MAX_BULK_BODY, read_json
 from edgekv.server.writes import Writes, entry_write
 from edgekv.stores._async.protocol import AsyncStore, AsyncWholeValue
 from edgekv.stores.relay import wire
-
-# Calls that write: the change log holds what they wrote before the writer's next look at it.
-_WRITES = frozenset(
-    {"put_many", "delete_many", "incr", "create_namespace", "rename_namespace", "delete_namespace"}
-)
 
 
 class RelayAPI:
@@ -127,7 +125,7 @@ class RelayAPI:
         except (KeyError, TypeError, ValueError) as e:  # arguments missing or of a wrong type
             raise errors.BadRequest(f"Bad arguments to the relay call: {e!r}") from e
         finally:
-            if request.path_params["method"] in _WRITES:
+            if request.path_params["method"] in wire.WRITE_CALLS:
                 self.log.acknowledged()
 
     async def _get_many(self, a: dict[str, Any]) -> Any:
@@ -194,20 +192,47 @@ class RelayAPI:
         q = request.query_params
         position = q.get("position")
         limit = min(max(_optional_int(q.get("limit")) or wire.MAX_PAGE, 1), wire.MAX_PAGE)
-        try:
-            wait = min(max(float(q.get("wait") or 0), 0.0), wire.MAX_WAIT)
-        except ValueError:
-            raise errors.BadRequest(f"Not a number of seconds: {q.get('wait')!r}.") from None
+        wait, stream = _seconds(q.get("wait")), _seconds(q.get("stream"))
+        if stream:
+            return StreamingResponse(
+                self._stream(position, limit, stream), media_type="application/x-ndjson"
+            )
         await self.log.fresh()
         await self.log.wait(position, wait)
-        page = self.log.page(position, limit)
-        return ok(
-            {
-                "changes": [wire.change_json(c) for c in page.changes],
-                "position": page.position,
-                "behind": page.behind,
-            }
-        )
+        return ok(_page_json(self.log.page(position, limit)))
+
+    async def _stream(
+        self, position: str | None, limit: int, seconds: float
+    ) -> AsyncIterator[bytes]:
+        """Pages as the log grows, a line of JSON each (the first at once, with the position),
+        for `seconds`."""
+        deadline = time.monotonic() + seconds
+        await self.log.fresh()
+        first = True
+        while True:
+            await self.log.wait(position, deadline - time.monotonic())
+            page = self.log.page(position, limit)
+            if first or page.changes or page.behind:
+                yield compact_json(_page_json(page)).encode() + b"\n"
+                first = False
+            position = page.position
+            if time.monotonic() >= deadline:
+                return
+
+
+def _page_json(page: FeedPage) -> dict[str, Any]:
+    return {
+        "changes": [wire.change_json(c) for c in page.changes],
+        "position": page.position,
+        "behind": page.behind,
+    }
+
+
+def _seconds(text: str | None) -> float:
+    try:
+        return min(max(float(text or 0), 0.0), wire.MAX_WAIT)
+    except ValueError:
+        raise errors.BadRequest(f"Not a number of seconds: {text!r}.") from None
 
 
 def _optional_int(text: str | None) -> int | None:

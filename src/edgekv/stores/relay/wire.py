@@ -14,7 +14,8 @@ included — so the protocol is the Store protocol itself, not the account-scope
   position).
 - `GET  /relay/v1/changes?position=P&limit=N&wait=S` -> `{"result": {"changes": [[seq,
   namespace, key, at], ...], "position", "behind"}}`: the relay's change log (a long poll:
-  answered as soon as there is a change after P, or after S seconds with none).
+  answered as soon as there is a change after P, or after S seconds with none); with
+  `stream=S` instead, one such page per line as the log grows, for S seconds (stream.py).
 
 Keys travel as a query parameter (any character a key may hold survives form encoding; a
 path would lose newlines to the router); values as raw bytes (base64 inside JSON bulk calls);
@@ -38,6 +39,10 @@ METADATA = "x-edgekv-metadata"
 CACHE_STATUS = "cf-cache-status"
 MAX_WAIT = 30.0  # seconds a long poll of the change log may last
 MAX_PAGE = 1000  # changes per page
+# The calls that write: the relay's log holds what they wrote before the writer's next look.
+WRITE_CALLS = frozenset(
+    {"put_many", "delete_many", "incr", "create_namespace", "rename_namespace", "delete_namespace"}
+)
 
 
 def entry_headers(entry: StoredEntry) -> dict[str, str]:

@@ -6,29 +6,39 @@ in the URL the secret is `EDGEKV_RELAY_SECRET`. Every account is reachable throu
 through the central store's own URL. Options: `timeout` (seconds per call, default 10),
 `retries` (3), `max_connections` (20).
 
-The change feed is the relay's change log, long-polled: `wait_for_changes` asks for the next
-page and keeps it, and the `changes` call that follows answers with it, so a change reaches
-the edge in one request.
+The change feed is the relay's change log: pushed to the edge's follower as it grows
+(stream.py), long-polled by any other reader (`wait_for_changes` keeps the page it brings for
+the `changes` call that follows). Requests go over keep-alive connections of the store's own
+(connections.py): 429 is retried, and 5xx answers and failed connections too for calls safe
+to repeat, with backoff.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import os
+import time  # noqa: F401  # the generated sync shell sleeps with time.sleep
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
-
-import httpx
 
 from edgekv import errors
 from edgekv.model import EntryWrite, FeedPage, KeyPage, NamespaceInfo, NamespacePage, StoredEntry
 from edgekv.stores._async.protocol import Direction, NamespaceOrder
 from edgekv.stores.capabilities import Capabilities
 from edgekv.stores.http import wire as http_wire
-from edgekv.stores.http._async.sending import body, chunks, read_all, read_whole, send
-from edgekv.stores.http.faults import RestFaults
+from edgekv.stores.http._async.sending import body, read_all
 from edgekv.stores.relay import wire
+from edgekv.stores.relay.connections import (
+    AsyncAnswer,
+    AsyncRelayConnections,
+    Body,
+    RelayConnectionError,
+    RelayFaults,
+)
+from edgekv.stores.relay.stream import ChangeStream  # unasync: remove
 
 log = logging.getLogger("edgekv.relay")
 _CHUNK = 1 << 16
@@ -58,7 +68,6 @@ class AsyncRelayStore:
         timeout: float | None = None,
         retries: int | None = None,
         max_connections: int | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         parts = urlsplit(url)
         scheme = _SCHEMES.get(parts.scheme.lower())
@@ -78,57 +87,98 @@ class AsyncRelayStore:
         self.retries = int(retries if retries is not None else options.get("retries", 3))
         self.backoff = 0.1
         connections = int(max_connections or options.get("max_connections") or 20)
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url + wire.PREFIX,
-            headers={"Authorization": f"Bearer {secret}", "User-Agent": "edgekv-relay"},
-            timeout=httpx.Timeout(self._timeout),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            transport=transport,
+        self._http = AsyncRelayConnections(
+            self.base_url + wire.PREFIX,
+            {"Authorization": f"Bearer {secret}", "User-Agent": "edgekv-relay"},
+            self._timeout,
+            connections,
         )
-        self._faults = RestFaults(log)
+        self._faults = RelayFaults(log)
         self._kept: tuple[str | None, FeedPage] | None = None  # the page a long poll brought
         self.feed_reads = 0  # requests for the relay's change log (docs/scaling.md)
+        # The follower's feed, pushed (stream.py); and whether a write went through this store
+        # since the relay last answered a look at its log (then the next look asks it).
+        self._stream = ChangeStream(self._http, self._counted)  # unasync: remove
+        self._wrote = False
+
+    def _counted(self) -> None:
+        self.feed_reads += 1
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool = True,
+        body: Body = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        within: float | None = None,
+    ) -> AsyncAnswer:
+        """One request, retried as the module says; a failed answer raises the KVError its
+        envelope names."""
+        attempt = 0
+        while True:
+            try:
+                answer = await self._http.request(
+                    method, path, params=params, headers=headers, body=body, within=within
+                )
+            except RelayConnectionError:
+                if idempotent and attempt < self.retries:
+                    await asyncio.sleep(http_wire.retry_delay(attempt, self.backoff, None))
+                    attempt += 1
+                    continue
+                raise  # StoreUnavailable, by the calling method's faults
+            if answer.status < 400:
+                return answer
+            text = await answer.read()
+            retry = answer.status == 429 or (
+                idempotent and answer.status in http_wire.RETRY_STATUSES
+            )
+            if retry and attempt < self.retries:
+                after = answer.headers.get("retry-after")
+                await asyncio.sleep(http_wire.retry_delay(attempt, self.backoff, after))
+                attempt += 1
+                continue
+            raise http_wire.error_from(answer.status, text)
+
+    async def _result(self, answer: AsyncAnswer) -> Any:
+        return json.loads(await answer.read())["result"]
 
     async def _call(self, method: str, idempotent: bool = True, **args: Any) -> Any:
-        response = await send(
-            self._client,
-            "POST",
-            f"/call/{method}",
-            retries=self.retries,
-            backoff=self.backoff,
-            idempotent=idempotent,
-            json=args,
+        self._wrote = self._wrote or method in wire.WRITE_CALLS
+        data = json.dumps(args).encode()
+        headers = {"Content-Type": "application/json"}
+        answer = await self._send(
+            "POST", f"/call/{method}", idempotent=idempotent, body=data, headers=headers
         )
-        return response.json()["result"]
+        return await self._result(answer)
 
     # reads
 
     async def _open(
         self, namespace_id: str, key: str, cache_ttl: int | None
-    ) -> tuple[StoredEntry, httpx.Response] | None:
+    ) -> tuple[StoredEntry, AsyncAnswer] | None:
         path = f"/values/{http_wire.segment(namespace_id)}"
         params: dict[str, Any] = {"key": key}
         if cache_ttl is not None:
             params["cache_ttl"] = cache_ttl
         try:
-            response = await send(
-                self._client,
-                "GET",
-                path,
-                retries=self.retries,
-                backoff=self.backoff,
-                stream=True,
-                params=params,
-            )
+            answer = await self._send("GET", path, params=params)
         except errors.KeyNotFound:
             return None
-        return wire.entry_from_headers(response.headers), response
+        return wire.entry_from_headers(answer.headers), answer
 
     async def get(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
         with self._faults:
-            return await read_whole(await self._open(namespace_id, key, cache_ttl))
+            opened = await self._open(namespace_id, key, cache_ttl)
+            if opened is None:
+                return None
+            entry, answer = opened
+            entry.value = await answer.read()
+            return entry
 
     async def get_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
@@ -152,8 +202,13 @@ class AsyncRelayStore:
             opened = await self._open(namespace_id, key, cache_ttl)
             if opened is None:
                 return None
-            entry, response = opened
-            return entry, chunks(response, chunk_size, self._faults)
+            entry, answer = opened
+            return entry, self._chunks(answer, chunk_size)
+
+    async def _chunks(self, answer: AsyncAnswer, chunk_size: int) -> AsyncIterator[bytes]:
+        with self._faults:
+            async for chunk in answer.chunks(chunk_size):
+                yield chunk
 
     async def list_keys(
         self,
@@ -202,19 +257,17 @@ class AsyncRelayStore:
                 "Content-Type": "application/octet-stream",
             }
             path = f"/values/{http_wire.segment(namespace_id)}"
-            response = await send(
-                self._client,
+            self._wrote = True
+            answer = await self._send(
                 "PUT",
                 path,
-                retries=self.retries,
-                backoff=self.backoff,
                 # A repeated conditional write could fail on its own first attempt's success.
                 idempotent=not (only_if_absent or if_version is not None),
-                content=lambda: body(b"", value, start, b""),
+                body=value if isinstance(value, bytes) else lambda: body(b"", value, start, b""),
                 params=params,
                 headers=headers,
             )
-            return int(response.json()["result"]["version"])
+            return int((await self._result(answer))["version"])
 
     async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
         with self._faults:
@@ -309,16 +362,8 @@ class AsyncRelayStore:
         if wait > 0:
             params["wait"] = wait
         self.feed_reads += 1
-        response = await send(
-            self._client,
-            "GET",
-            "/changes",
-            retries=self.retries,
-            backoff=self.backoff,
-            params=params,
-            timeout=httpx.Timeout(self._timeout + wait),
-        )
-        result = response.json()["result"]
+        answer = await self._send("GET", "/changes", params=params, within=self._timeout + wait)
+        result = await self._result(answer)
         return FeedPage(
             [wire.change_from_json(c) for c in result["changes"]],
             str(result["position"]),
@@ -328,16 +373,30 @@ class AsyncRelayStore:
     async def changes(
         self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
     ) -> FeedPage:
+        """The page a long poll or the stream brought; else, where the stream is at `position`
+        with nothing pushed since (and nothing written through this store meanwhile), an
+        empty page without asking; else the relay's answer."""
         with self._faults:
             kept, self._kept = self._kept, None
             if kept is not None and kept[0] == position and len(kept[1].changes) <= limit:
                 return kept[1]
+            pushed = self._stream.take(position)  # unasync: remove
+            if pushed is not None and len(pushed.changes) <= limit:  # unasync: remove
+                return pushed  # unasync: remove
+            quiet = position is not None and self._stream.idle_at(position)  # unasync: remove
+            if quiet and not self._wrote:  # unasync: remove
+                return FeedPage([], position)  # type: ignore[arg-type]  # unasync: remove
+            self._wrote = False
             return await self._page(position, limit, 0.0)
 
     async def wait_for_changes(self, position: str | None, seconds: float) -> bool:
-        """A long poll of the relay's log; the page it brings is kept for `changes`."""
+        """The stream's next page for the follower; a long poll of the relay's log for any
+        other reader (the page it brings is kept for `changes`)."""
+        seconds = min(max(seconds, 0.0), wire.MAX_WAIT)
         with self._faults:
-            page = await self._page(position, wire.MAX_PAGE, min(max(seconds, 0.0), wire.MAX_WAIT))
+            if self._stream.follows(position):  # unasync: remove
+                return await self._stream.wait(position, seconds)  # unasync: remove
+            page = await self._page(position, wire.MAX_PAGE, seconds)
             if page.changes or page.behind:
                 self._kept = (position, page)
                 return True
@@ -349,7 +408,8 @@ class AsyncRelayStore:
 
     async def aclose(self) -> None:
         with self._faults:
-            await self._client.aclose()
+            await self._stream.aclose()  # unasync: remove
+            await self._http.aclose()
 
     async def __aenter__(self) -> AsyncRelayStore:
         return self

@@ -7,29 +7,38 @@ in the URL the secret is `EDGEKV_RELAY_SECRET`. Every account is reachable throu
 through the central store's own URL. Options: `timeout` (seconds per call, default 10),
 `retries` (3), `max_connections` (20).
 
-The change feed is the relay's change log, long-polled: `wait_for_changes` asks for the next
-page and keeps it, and the `changes` call that follows answers with it, so a change reaches
-the edge in one request.
+The change feed is the relay's change log: pushed to the edge's follower as it grows
+(stream.py), long-polled by any other reader (`wait_for_changes` keeps the page it brings for
+the `changes` call that follows). Requests go over keep-alive connections of the store's own
+(connections.py): 429 is retried, and 5xx answers and failed connections too for calls safe
+to repeat, with backoff.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import os
+import time  # noqa: F401  # the generated sync shell sleeps with time.sleep
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
-
-import httpx
 
 from edgekv import errors
 from edgekv.model import EntryWrite, FeedPage, KeyPage, NamespaceInfo, NamespacePage, StoredEntry
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder
 from edgekv.stores.capabilities import Capabilities
 from edgekv.stores.http import wire as http_wire
-from edgekv.stores.http._sync.sending import body, chunks, read_all, read_whole, send
-from edgekv.stores.http.faults import RestFaults
+from edgekv.stores.http._sync.sending import body, read_all
 from edgekv.stores.relay import wire
+from edgekv.stores.relay.connections import (
+    Answer,
+    RelayConnections,
+    Body,
+    RelayConnectionError,
+    RelayFaults,
+)
 
 log = logging.getLogger("edgekv.relay")
 _CHUNK = 1 << 16
@@ -59,7 +68,6 @@ class RelayStore:
         timeout: float | None = None,
         retries: int | None = None,
         max_connections: int | None = None,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         parts = urlsplit(url)
         scheme = _SCHEMES.get(parts.scheme.lower())
@@ -79,57 +87,97 @@ class RelayStore:
         self.retries = int(retries if retries is not None else options.get("retries", 3))
         self.backoff = 0.1
         connections = int(max_connections or options.get("max_connections") or 20)
-        self._client = httpx.Client(
-            base_url=self.base_url + wire.PREFIX,
-            headers={"Authorization": f"Bearer {secret}", "User-Agent": "edgekv-relay"},
-            timeout=httpx.Timeout(self._timeout),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            transport=transport,
+        self._http = RelayConnections(
+            self.base_url + wire.PREFIX,
+            {"Authorization": f"Bearer {secret}", "User-Agent": "edgekv-relay"},
+            self._timeout,
+            connections,
         )
-        self._faults = RestFaults(log)
+        self._faults = RelayFaults(log)
         self._kept: tuple[str | None, FeedPage] | None = None  # the page a long poll brought
         self.feed_reads = 0  # requests for the relay's change log (docs/scaling.md)
+        # The follower's feed, pushed (stream.py); and whether a write went through this store
+        # since the relay last answered a look at its log (then the next look asks it).
+        self._wrote = False
+
+    def _counted(self) -> None:
+        self.feed_reads += 1
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool = True,
+        body: Body = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        within: float | None = None,
+    ) -> Answer:
+        """One request, retried as the module says; a failed answer raises the KVError its
+        envelope names."""
+        attempt = 0
+        while True:
+            try:
+                answer = self._http.request(
+                    method, path, params=params, headers=headers, body=body, within=within
+                )
+            except RelayConnectionError:
+                if idempotent and attempt < self.retries:
+                    time.sleep(http_wire.retry_delay(attempt, self.backoff, None))
+                    attempt += 1
+                    continue
+                raise  # StoreUnavailable, by the calling method's faults
+            if answer.status < 400:
+                return answer
+            text = answer.read()
+            retry = answer.status == 429 or (
+                idempotent and answer.status in http_wire.RETRY_STATUSES
+            )
+            if retry and attempt < self.retries:
+                after = answer.headers.get("retry-after")
+                time.sleep(http_wire.retry_delay(attempt, self.backoff, after))
+                attempt += 1
+                continue
+            raise http_wire.error_from(answer.status, text)
+
+    def _result(self, answer: Answer) -> Any:
+        return json.loads(answer.read())["result"]
 
     def _call(self, method: str, idempotent: bool = True, **args: Any) -> Any:
-        response = send(
-            self._client,
-            "POST",
-            f"/call/{method}",
-            retries=self.retries,
-            backoff=self.backoff,
-            idempotent=idempotent,
-            json=args,
+        self._wrote = self._wrote or method in wire.WRITE_CALLS
+        data = json.dumps(args).encode()
+        headers = {"Content-Type": "application/json"}
+        answer = self._send(
+            "POST", f"/call/{method}", idempotent=idempotent, body=data, headers=headers
         )
-        return response.json()["result"]
+        return self._result(answer)
 
     # reads
 
     def _open(
         self, namespace_id: str, key: str, cache_ttl: int | None
-    ) -> tuple[StoredEntry, httpx.Response] | None:
+    ) -> tuple[StoredEntry, Answer] | None:
         path = f"/values/{http_wire.segment(namespace_id)}"
         params: dict[str, Any] = {"key": key}
         if cache_ttl is not None:
             params["cache_ttl"] = cache_ttl
         try:
-            response = send(
-                self._client,
-                "GET",
-                path,
-                retries=self.retries,
-                backoff=self.backoff,
-                stream=True,
-                params=params,
-            )
+            answer = self._send("GET", path, params=params)
         except errors.KeyNotFound:
             return None
-        return wire.entry_from_headers(response.headers), response
+        return wire.entry_from_headers(answer.headers), answer
 
     def get(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
         with self._faults:
-            return read_whole(self._open(namespace_id, key, cache_ttl))
+            opened = self._open(namespace_id, key, cache_ttl)
+            if opened is None:
+                return None
+            entry, answer = opened
+            entry.value = answer.read()
+            return entry
 
     def get_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
@@ -153,8 +201,13 @@ class RelayStore:
             opened = self._open(namespace_id, key, cache_ttl)
             if opened is None:
                 return None
-            entry, response = opened
-            return entry, chunks(response, chunk_size, self._faults)
+            entry, answer = opened
+            return entry, self._chunks(answer, chunk_size)
+
+    def _chunks(self, answer: Answer, chunk_size: int) -> Iterator[bytes]:
+        with self._faults:
+            for chunk in answer.chunks(chunk_size):
+                yield chunk
 
     def list_keys(
         self,
@@ -203,19 +256,17 @@ class RelayStore:
                 "Content-Type": "application/octet-stream",
             }
             path = f"/values/{http_wire.segment(namespace_id)}"
-            response = send(
-                self._client,
+            self._wrote = True
+            answer = self._send(
                 "PUT",
                 path,
-                retries=self.retries,
-                backoff=self.backoff,
                 # A repeated conditional write could fail on its own first attempt's success.
                 idempotent=not (only_if_absent or if_version is not None),
-                content=lambda: body(b"", value, start, b""),
+                body=value if isinstance(value, bytes) else lambda: body(b"", value, start, b""),
                 params=params,
                 headers=headers,
             )
-            return int(response.json()["result"]["version"])
+            return int((self._result(answer))["version"])
 
     def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
         with self._faults:
@@ -310,16 +361,8 @@ class RelayStore:
         if wait > 0:
             params["wait"] = wait
         self.feed_reads += 1
-        response = send(
-            self._client,
-            "GET",
-            "/changes",
-            retries=self.retries,
-            backoff=self.backoff,
-            params=params,
-            timeout=httpx.Timeout(self._timeout + wait),
-        )
-        result = response.json()["result"]
+        answer = self._send("GET", "/changes", params=params, within=self._timeout + wait)
+        result = self._result(answer)
         return FeedPage(
             [wire.change_from_json(c) for c in result["changes"]],
             str(result["position"]),
@@ -329,16 +372,22 @@ class RelayStore:
     def changes(
         self, position: str | None, limit: int = 1000, *, exclude_own: bool = False
     ) -> FeedPage:
+        """The page a long poll or the stream brought; else, where the stream is at `position`
+        with nothing pushed since (and nothing written through this store meanwhile), an
+        empty page without asking; else the relay's answer."""
         with self._faults:
             kept, self._kept = self._kept, None
             if kept is not None and kept[0] == position and len(kept[1].changes) <= limit:
                 return kept[1]
+            self._wrote = False
             return self._page(position, limit, 0.0)
 
     def wait_for_changes(self, position: str | None, seconds: float) -> bool:
-        """A long poll of the relay's log; the page it brings is kept for `changes`."""
+        """The stream's next page for the follower; a long poll of the relay's log for any
+        other reader (the page it brings is kept for `changes`)."""
+        seconds = min(max(seconds, 0.0), wire.MAX_WAIT)
         with self._faults:
-            page = self._page(position, wire.MAX_PAGE, min(max(seconds, 0.0), wire.MAX_WAIT))
+            page = self._page(position, wire.MAX_PAGE, seconds)
             if page.changes or page.behind:
                 self._kept = (position, page)
                 return True
@@ -350,7 +399,7 @@ class RelayStore:
 
     def close(self) -> None:
         with self._faults:
-            self._client.close()
+            self._http.close()
 
     def __enter__(self) -> RelayStore:
         return self
