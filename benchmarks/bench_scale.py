@@ -487,8 +487,54 @@ def sibling_notices() -> bool:
     return ok
 
 
+def relay_client(work: Path) -> bool:
+    """What a request to a relay costs an edge's CPU: the relay store's own connections against
+    httpx's AsyncClient, the same requests to the same server in the same run."""
+    import httpx
+
+    from edgekv.stores.relay.connections import AsyncRelayConnections
+
+    fleet = Fleet(work, _env(work))
+    try:
+        (served,) = fleet.start([("relay client target", serve_command("memory://"))])
+
+        async def run() -> dict[str, float]:
+            own = AsyncRelayConnections(served.url, {}, 10.0, 4)
+            other = httpx.AsyncClient(base_url=served.url)
+            costs: dict[str, list[float]] = {"own": [], "httpx": []}
+
+            async def by_own() -> None:
+                await (await own.request("GET", "/nope")).read()
+
+            async def by_httpx() -> None:
+                await other.get("/nope")
+
+            for _ in range(ROUNDS + 1):  # the first round warms up
+                for name, call in (("own", by_own), ("httpx", by_httpx)):
+                    started = time.process_time()
+                    for _ in range(300):
+                        await call()
+                    costs[name].append((time.process_time() - started) / 300)
+            await own.aclose()
+            await other.aclose()
+            return {name: statistics.median(c[1:]) for name, c in costs.items()}
+
+        cost = asyncio.run(run())
+    finally:
+        fleet.stop()
+    ratio = cost["own"] / cost["httpx"]
+    print(
+        f"a request to a relay, the edge's CPU: {cost['own'] * 1e6:.0f} us over the relay "
+        f"store's own connections | {ratio:.2f} x httpx.AsyncClient ({cost['httpx'] * 1e6:.0f} "
+        f"us; goal <= 0.5) {_verdict(ratio <= 0.5)}",
+        flush=True,
+    )
+    return ratio <= 0.5
+
+
 def main() -> bool:
     ok = sibling_notices()
+    ok &= relay_client(Path(tempfile.mkdtemp(prefix="edgekv-bench-client-")))
     work = Path(tempfile.mkdtemp(prefix="edgekv-bench-scale-"))
     ok &= hot_reads(work)
     rows: list[Row] = []

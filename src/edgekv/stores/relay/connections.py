@@ -1,9 +1,9 @@
 """Keep-alive HTTP/1.1 connections to one relay: what the relay store sends its requests over.
 
 The async store, which edges use, speaks HTTP/1.1 itself over asyncio streams, with h11 (the
-workerd listener's parser) reading the answers: a request costs the edge 0.05 to 0.1 ms of CPU
-where httpx's AsyncClient cost it 0.8 ms on the development machine (measured side by side),
-and an edge behind a relay sends one for every miss and every write. The sync store (the
+workerd listener's parser) reading the answers: a request costs the edge a quarter of the CPU
+httpx's AsyncClient cost it (`python -m benchmarks scale` measures both in one run), and an
+edge behind a relay sends one for every miss and every write. The sync store (the
 command line, `KV("relay://...")`) uses httpx's Client, whose cost does not matter there. Both
 answer the same way (`AsyncRelayConnections` / `RelayConnections`, one generated from the
 other's name by scripts/unasync.py), and both raise `RelayConnectionError` for what is the
