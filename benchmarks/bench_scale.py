@@ -316,7 +316,7 @@ def plot(rows: list[Row], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    figure, (left, right, cpu) = plt.subplots(1, 3, figsize=(15, 4.4))
     for n, store in enumerate(sorted({r.store for r in rows})):
         for mode, style in (("direct", "-o"), (f"{RELAYS} relays", "--s")):
             chosen = [r for r in rows if r.store == store and r.mode == mode]
@@ -326,6 +326,9 @@ def plot(rows: list[Row], path: Path) -> None:
             sizes = [r.edges for r in chosen]
             left.plot(sizes, [r.p99 * 1e3 for r in chosen], style, label=label, color=color)
             right.plot(sizes, [r.feed_reads for r in chosen], style, label=label, color=color)
+            if chosen[0].central_cpu is not None:
+                used = [(r.central_cpu or 0) * 1e3 for r in chosen]
+                cpu.plot(sizes, used, style, label=label, color=color)
     for goal, size, mode in ((25, 16, "direct"), (50, 64, "relays")):
         if size in EDGES:
             left.plot([size], [goal], "k*", markersize=9)
@@ -339,13 +342,15 @@ def plot(rows: list[Row], path: Path) -> None:
     for axes, title in (
         (left, "propagation p99 (ms): a write until every edge serves it"),
         (right, "central store feed reads per write"),
+        (cpu, "central store CPU per write (ms)"),
     ):
         axes.set_xscale("log", base=2)
         axes.set_xticks(list(EDGES), [str(n) for n in EDGES])
         axes.set_xlabel("edges")
         axes.set_title(title, fontsize=10)
         axes.grid(True, alpha=0.3)
-    right.set_yscale("log")
+    for axes in (left, right, cpu):
+        axes.set_yscale("log")
     left.legend(fontsize=8)
     figure.suptitle(f"edgekv on loopback, {os.cpu_count()} CPUs (benchmarks/bench_scale.py)")
     figure.tight_layout()
