@@ -38,24 +38,26 @@ async def send(
         try:
             response = await client.send(request, stream=stream)
         except httpx.TransportError:
-            if idempotent and attempt < retries:
-                await asyncio.sleep(wire.retry_delay(attempt, backoff, None))
-                attempt += 1
-                continue
-            raise  # StoreUnavailable, by the calling store's faults
-        if response.status_code < 400:
-            return response
-        body = await response.aread()
-        await response.aclose()
-        retry = response.status_code == 429 or (
-            idempotent and response.status_code in wire.RETRY_STATUSES
-        )
-        if retry and attempt < retries:
-            delay = wire.retry_delay(attempt, backoff, response.headers.get("retry-after"))
-            await asyncio.sleep(delay)
-            attempt += 1
-            continue
-        raise wire.error_from(response.status_code, body)
+            wait = wire.retry_wait(attempt, retries, backoff, idempotent=idempotent, status=None)
+            if wait is None:
+                raise  # StoreUnavailable, by the calling store's faults
+        else:
+            if response.status_code < 400:
+                return response
+            body = await response.aread()
+            await response.aclose()
+            wait = wire.retry_wait(
+                attempt,
+                retries,
+                backoff,
+                idempotent=idempotent,
+                status=response.status_code,
+                retry_after=response.headers.get("retry-after"),
+            )
+            if wait is None:
+                raise wire.error_from(response.status_code, body)
+        await asyncio.sleep(wait)
+        attempt += 1
 
 
 async def body(

@@ -124,23 +124,27 @@ class AsyncRelayStore:
                     method, path, params=params, headers=headers, body=body, within=within
                 )
             except RelayConnectionError:
-                if idempotent and attempt < self.retries:
-                    await asyncio.sleep(http_wire.retry_delay(attempt, self.backoff, None))
-                    attempt += 1
-                    continue
-                raise  # StoreUnavailable, by the calling method's faults
-            if answer.status < 400:
-                return answer
-            text = await answer.read()
-            retry = answer.status == 429 or (
-                idempotent and answer.status in http_wire.RETRY_STATUSES
-            )
-            if retry and attempt < self.retries:
-                after = answer.headers.get("retry-after")
-                await asyncio.sleep(http_wire.retry_delay(attempt, self.backoff, after))
-                attempt += 1
-                continue
-            raise http_wire.error_from(answer.status, text)
+                wait = http_wire.retry_wait(
+                    attempt, self.retries, self.backoff, idempotent=idempotent, status=None
+                )
+                if wait is None:
+                    raise  # StoreUnavailable, by the calling method's faults
+            else:
+                if answer.status < 400:
+                    return answer
+                text = await answer.read()
+                wait = http_wire.retry_wait(
+                    attempt,
+                    self.retries,
+                    self.backoff,
+                    idempotent=idempotent,
+                    status=answer.status,
+                    retry_after=answer.headers.get("retry-after"),
+                )
+                if wait is None:
+                    raise http_wire.error_from(answer.status, text)
+            await asyncio.sleep(wait)
+            attempt += 1
 
     async def _result(self, answer: AsyncAnswer) -> Any:
         return json.loads(await answer.read())["result"]
