@@ -249,15 +249,23 @@ def test_a_node_that_cannot_start_exits(tmp_path: Path) -> None:
     assert "could not start" in done.stderr
 
 
-def test_memory_store_is_served_by_one_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        (("--store", "memory://"), "memory:// lives in one process"),
+        (("--relay-secret", "s"), "a relay's change log lives in one process"),
+    ],
+)
+def test_what_one_process_must_serve(tmp_path: Path, args: tuple[str, ...], why: str) -> None:
     done = subprocess.run(
-        [EDGEKV, "serve", "--no-auth", "--port", "0", "--store", "memory://", "--workers", "2"],
+        [EDGEKV, "serve", "--no-auth", "--port", "0", "--workers", "2", *args],
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, "EDGEKV_DATA_DIR": str(tmp_path)},
     )
     assert done.returncode == 2
-    assert "--workers must be 1 here: memory:// lives in one process" in done.stderr
+    assert f"--workers must be 1 here: {why}" in done.stderr
 
 
 @pytest.mark.parametrize("args", [(), ("--workers", "1")])
