@@ -24,7 +24,10 @@ _LISTENING = re.compile(r"listening on (http://[^\s]+)")
 class Served:
     """A server process and the base URL it reported."""
 
-    def __init__(self, name: str, command: list[str], cwd: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, command: list[str], cwd: Path, env: dict[str, str], *, wait: bool = True
+    ) -> None:
+        """`wait=False` returns at once: call `wait_for_url()` (processes started together)."""
         self.name = name
         self.log = cwd / f"{name.replace(' ', '_')}.log"
         self.process = subprocess.Popen(
@@ -35,9 +38,9 @@ class Served:
             stdout=subprocess.PIPE,
             stderr=self.log.open("wb"),
         )
-        self.url = self._wait_for_url()
+        self.url = self.wait_for_url() if wait else ""
 
-    def _wait_for_url(self, timeout: float = 60.0) -> str:
+    def wait_for_url(self, timeout: float = 60.0) -> str:
         assert self.process.stdout is not None
         fd, text = self.process.stdout.fileno(), ""
         deadline = time.monotonic() + timeout
@@ -50,7 +53,8 @@ class Served:
                 text += chunk.decode()
                 found = _LISTENING.search(text)
                 if found:
-                    return found.group(1)
+                    self.url = found.group(1)
+                    return self.url
             elif self.process.poll() is not None:
                 break
         self.stop()

@@ -50,8 +50,9 @@ def _free_port() -> int:
 class PostgresInstance:
     """`PostgresInstance().start()`; `url`, `restart()`, `stop()`, `kill()` (immediate mode)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int = 100) -> None:
         bin_dir = _bin_dir()
+        self.max_connections = max_connections
         assert bin_dir is not None, "no PostgreSQL server binaries"
         self.bin = bin_dir
         self.directory = Path(tempfile.mkdtemp(prefix="edgekv-pg-"))
@@ -84,7 +85,7 @@ class PostgresInstance:
             )  # fmt: skip
         options = (
             f"-c port={self.port} -c listen_addresses=127.0.0.1 "
-            f"-c unix_socket_directories={self.directory} -c max_connections=100 "
+            f"-c unix_socket_directories={self.directory} -c max_connections={self.max_connections} "
             "-c shared_buffers=32MB"
         )
         self._run(

@@ -37,6 +37,16 @@ class AsyncSingleFlight:
     def __contains__(self, key: Hashable) -> bool:
         return key in self._calls
 
+    def forget(self, key: Hashable) -> None:
+        """Calls from now on for `key` start an execution of their own (what runs may predate
+        a change of the key); the callers already waiting still get its result."""
+        self._calls.pop(key, None)
+
+    def forget_if(self, test: Callable[[Hashable], bool]) -> None:
+        """`forget` of every key that passes `test`."""
+        for key in [k for k in self._calls if test(k)]:
+            del self._calls[key]
+
     async def do(self, key: Hashable, fn: Callable[[], Awaitable[T]]) -> T:
         while True:
             fut = self._calls.get(key)
@@ -80,6 +90,17 @@ class SingleFlight:
     def __contains__(self, key: Hashable) -> bool:
         return key in self._calls
 
+    def forget(self, key: Hashable) -> None:
+        """As AsyncSingleFlight.forget."""
+        with self._lock:
+            self._calls.pop(key, None)
+
+    def forget_if(self, test: Callable[[Hashable], bool]) -> None:
+        """As AsyncSingleFlight.forget_if."""
+        with self._lock:
+            for key in [k for k in self._calls if test(k)]:
+                del self._calls[key]
+
     def do(self, key: Hashable, fn: Callable[[], T]) -> T:
         with self._lock:
             fut = self._calls.get(key)
@@ -98,7 +119,8 @@ class SingleFlight:
             return result
         finally:
             with self._lock:
-                del self._calls[key]
+                if self._calls.get(key) is fut:
+                    del self._calls[key]
 
 
 class AsyncBackground:

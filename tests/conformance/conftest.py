@@ -38,6 +38,17 @@ async def _rest(tmp: Path, clock: FakeClock) -> AsyncStore:
     return AsyncRestStore(server.url, token=token, account_id=account_id)
 
 
+async def _relay(tmp: Path, clock: FakeClock) -> AsyncStore:
+    # A relay (create_app with a relay secret, over SQLite) in a thread; the store an edge
+    # started with `--store relay://...` opens.
+    from edgekv.stores.relay._async.relay_store import AsyncRelayStore
+    from tests.stores.http.server import RELAY_SECRET, relay_server
+
+    server = relay_server()
+    server.clock.target = clock
+    return AsyncRelayStore(f"relay://127.0.0.1:{server.port}", secret=RELAY_SECRET)
+
+
 async def _postgres(tmp: Path, clock: FakeClock) -> AsyncStore:
     from edgekv.stores.postgres._async.postgres_store import AsyncPostgresStore
     from tests.stores.backends import postgres_url
@@ -74,6 +85,7 @@ STORES: dict[str, StoreFactory] = {
     "memory": _memory,
     "sqlite": _sqlite,
     "rest": _rest,
+    "relay": _relay,
 }
 
 

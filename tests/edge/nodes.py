@@ -35,6 +35,7 @@ class EdgeNode:
     store_url: str
     home: Path
     options: tuple[str, ...] = ()
+    port: int = 0  # 0: any free port
     url: str = ""
     account_id: str = ""
     process: subprocess.Popen[bytes] | None = None
@@ -42,7 +43,11 @@ class EdgeNode:
 
     def start(self) -> EdgeNode:
         self.home.mkdir(parents=True, exist_ok=True)
-        command = [EDGEKV, "serve", "--no-auth", "--host", "127.0.0.1", "--port", "0"]
+        command = [EDGEKV, "serve", "--no-auth", "--host", "127.0.0.1", "--port", str(self.port)]
+        if "--workers" not in self.options:
+            # One edge, one process: these tests pin an edge's own behaviour (its memory, its
+            # feed, its health); a node of several workers is tests/server/test_workers.py's.
+            command += ["--workers", "1"]
         command += ["--store", self.store_url, *self.options]
         self.process, self.url, self.account_id = spawn_serve(
             command, self.home, self.home / "serve.log"

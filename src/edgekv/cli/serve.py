@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -10,8 +11,9 @@ from pathlib import Path
 import click
 
 from edgekv.cli.store_choice import resolve_store_url
-from edgekv.server.app import create_app
+from edgekv.server.app import EdgeKVApp, create_app
 from edgekv.server.run import echo_lines, is_loopback, serve, startup_lines
+from edgekv.server.workers import Supervisor, workers_for
 
 DEFAULT_PORT = 8787  # as `wrangler dev`
 _UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
@@ -91,6 +93,21 @@ def parse_size(text: str) -> int:
     "is down (env EDGEKV_SERVE_STALE).",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    envvar="EDGEKV_WORKERS",
+    help="Processes serving the port, each an edge over the store; read-your-writes holds "
+    "across them. Default: one per core (one for memory:// and for a relay) "
+    "(env EDGEKV_WORKERS).",
+)
+@click.option(
+    "--relay-secret",
+    metavar="SECRET",
+    envvar="EDGEKV_RELAY_SECRET",
+    help="Serve as a relay: edges started with --store relay://:SECRET@HOST:PORT take their "
+    "data and change feed from this server (env EDGEKV_RELAY_SECRET).",
+)
+@click.option(
     "--graceful-timeout",
     default=30.0,
     show_default=True,
@@ -108,6 +125,8 @@ def serve_command(
     access_log: bool,
     cache_size: str,
     serve_stale: float,
+    workers: int | None,
+    relay_secret: str | None,
     graceful_timeout: float,
 ) -> None:
     """Serve the Cloudflare KV REST API (and workerd's KV protocol) over a store."""
@@ -117,17 +136,31 @@ def serve_command(
             "anyone who can reach the server could read and write every namespace."
         )
     url = resolve_store_url(store, data_dir)
+    try:
+        workers = workers_for(workers, url, relay=bool(relay_secret))
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    if relay_secret and parse_size(cache_size) == 0:
+        raise click.UsageError(
+            "A relay answers edges from its memory: --cache-size must be above 0."
+        )
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     if not access_log:
         logging.getLogger("edgekv.access").setLevel(logging.WARNING)
-    app = create_app(
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request to a relay
+    make_app = functools.partial(
+        create_app,
         url,
         auth=not no_auth,
         access_log=access_log,
-        workerd_listen=None if workerd_port is None else (host, workerd_port),
         cache_size=parse_size(cache_size),
         serve_stale=serve_stale,
+        relay_secret=relay_secret,
     )
+    if workers > 1:
+        serve_node(make_app, host, port, workers, url, no_auth, workerd_port, graceful_timeout)
+        return
+    app = make_app(workerd_listen=None if workerd_port is None else (host, workerd_port))
 
     def on_listening(bound_host: str, bound_port: int) -> None:
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
@@ -146,3 +179,35 @@ def serve_command(
 
 
 serve_command.name = "serve"
+
+
+def serve_node(
+    make_app: functools.partial[EdgeKVApp],
+    host: str,
+    port: int,
+    workers: int,
+    url: str,
+    no_auth: bool,
+    workerd_port: int | None,
+    graceful_timeout: float,
+) -> None:
+    """`--workers N` (N > 1): a supervisor and N workers on one port (server/workers.py)."""
+
+    def on_listening(bound_host: str, bound_port: int, account: str, wport: int | None) -> None:
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        lines = startup_lines(f"http://{shown}:{bound_port}", account, url, not no_auth, wport)
+        echo_lines([*lines, f"  workers: {workers} (one node: read-your-writes across them)"])
+
+    try:
+        supervisor = Supervisor(
+            make_app,
+            host,
+            port,
+            workers,
+            on_listening=on_listening,
+            workerd_port=workerd_port,
+            graceful_timeout=graceful_timeout,
+        )
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    supervisor.run()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -32,6 +33,8 @@ from edgekv.server.envelope import MethodNotAllowed, NoRoute, failure, ok
 from edgekv.server.openapi import openapi_document
 from edgekv.server.paths import NAMESPACES, raw_path, v4_path
 from edgekv.server.records import Records
+from edgekv.server.relay import RelayAPI
+from edgekv.server.relay_log import RelayLog
 from edgekv.server.rest.changes import FeedAPI
 from edgekv.server.rest.identity import IdentityAPI
 from edgekv.server.rest.routes import RestAPI
@@ -53,10 +56,13 @@ def create_app(
     auth: bool = True,
     access_log: bool = False,
     clock: Callable[[], float] = time.time,
-    workerd_listen: tuple[str, int] | None = None,
+    workerd_listen: tuple[str, int] | socket.socket | None = None,
     cache_size: int = 0,
     serve_stale: float = 0.0,
     values_before_router: bool = True,
+    follow_feed: bool = True,
+    around: Callable[[ASGIApp], ASGIApp] | None = None,
+    relay_secret: str | None = None,
 ) -> EdgeKVApp:
     """The server over a store (or a store URL, which the app then opens and closes).
 
@@ -69,6 +75,11 @@ def create_app(
     cached read may still be served while the central store is down).
     `values_before_router=False` reaches the value routes through the router like any other
     route: the same handler, for the benchmark that measures what entering it first gains.
+    A worker of a node (server/workers.py) passes a bound socket as `workerd_listen`,
+    `follow_feed=False` unless it is the one that reads the change feed, and `around`, which
+    wraps every way in (the app's entry and the workerd port's).
+    `relay_secret` makes the server a relay that edges take their data from (server/relay.py);
+    a relay answers them from its edge's memory, so it needs `cache_size`.
     """
     owned = isinstance(store, str)
     opened: AsyncStore = store_from_url(store, clock=clock) if isinstance(store, str) else store
@@ -77,7 +88,13 @@ def create_app(
     if cache_size > 0:
         # A store the app opened is written through this edge only (exclusive).
         edge = AsyncEdgeStore(
-            opened, cache_size=cache_size, serve_stale=serve_stale, exclusive=owned, clock=clock
+            opened,
+            cache_size=cache_size,
+            serve_stale=serve_stale,
+            # A relay reads its own writes in the feed: its change log is that feed.
+            exclusive=owned and not relay_secret,
+            clock=clock,
+            follow_feed=follow_feed,
         )
         records = Records(edge.default_cache_ttl, clock)
         edge.observers.append(records)
@@ -88,6 +105,13 @@ def create_app(
     values = ValueRoutes(opened, authenticator, writes, clock)
     rest = RestAPI(opened, authenticator, clock)
     identity = IdentityAPI(accounts)
+    relay_routes = []
+    if relay_secret:
+        if edge is None:
+            raise errors.BadRequest("A relay answers edges from its memory: give it a cache_size.")
+        relay_log = RelayLog(read_at=lambda: edge.feed_read_at)
+        edge.feed_observers.append(relay_log)
+        relay_routes = RelayAPI(opened, writes, relay_log, relay_secret).routes()
 
     async def healthz(request: Request) -> Response:
         await opened.feed_position()  # the store answers
@@ -106,7 +130,12 @@ def create_app(
             await edge.start_following()
         listener = None
         if workerd_listen is not None:
-            listener = await WorkerdListener(await workerd_protocol(), *workerd_listen).start()
+            served = await workerd_protocol()
+            served = served if around is None else around(served)
+            if isinstance(workerd_listen, socket.socket):
+                listener = await WorkerdListener(served, sock=workerd_listen).start()
+            else:
+                listener = await WorkerdListener(served, *workerd_listen).start()
             app.state.workerd_port = listener.port
         try:
             yield
@@ -140,6 +169,7 @@ def create_app(
             # under a root_path, or when `values_before_router` is off.
             Route(NAMESPACES + "/{namespace_id}/values/{key:key}", _ValueRoute(values)),
             *FeedAPI(opened).routes(),
+            *relay_routes,
         ],
         exception_handlers={
             errors.KVError: _kv_error,
@@ -156,6 +186,8 @@ def create_app(
     values.elsewhere = app.full
     entry: ASGIApp = values if values_before_router else app.full
     app.entry = AccessLogMiddleware(entry) if access_log else entry
+    if around is not None:
+        app.entry = around(app.entry)
     return app
 
 

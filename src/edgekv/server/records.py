@@ -69,7 +69,7 @@ class Records:
 
     # invalidation
 
-    def changed(self, namespace_id: str, key: str | None) -> None:
+    def changed(self, namespace_id: str, key: str | None, version: int = 0) -> None:
         """A key changed (or, with key None, the whole namespace: deleted)."""
         if key is not None:
             if namespace_id in self.record_namespaces:

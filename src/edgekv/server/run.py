@@ -11,7 +11,7 @@ import ipaddress
 import socket
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
@@ -41,7 +41,9 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class _Server(uvicorn.Server):
+class ListeningServer(uvicorn.Server):
+    """uvicorn, calling `on_listening(host, port)` once its sockets accept."""
+
     def __init__(self, config: uvicorn.Config, on_listening: Callable[[str, int], None]) -> None:
         super().__init__(config)
         self._on_listening = on_listening
@@ -63,7 +65,15 @@ def serve(
     log_level: str = "warning",
 ) -> None:
     """Serves until SIGTERM/SIGINT; `on_listening(host, port)` runs once the socket is bound."""
-    config = uvicorn.Config(
+    config = uvicorn_config(app, graceful_timeout, log_level, host=host, port=port)
+    ListeningServer(config, on_listening).run()
+
+
+def uvicorn_config(
+    app: Any, graceful_timeout: float, log_level: str, *, host: str = "127.0.0.1", port: int = 0
+) -> uvicorn.Config:
+    """How edgekv runs uvicorn, in one process or in each worker of a node."""
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -75,7 +85,6 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=int(graceful_timeout),
     )
-    _Server(config, on_listening).run()
 
 
 def startup_lines(

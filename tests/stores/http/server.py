@@ -38,13 +38,14 @@ class FollowingClock:
 
 
 class RestServer:
-    def __init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
+        """`options` for create_app (a relay: `relay_secret`, `cache_size`)."""
         self.clock = FollowingClock()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.store = AsyncSQLiteStore(None, clock=self.clock)
-        self.app = create_app(self.store, clock=self.clock)
+        self.app = create_app(self.store, clock=self.clock, **options)
         self.accounts: Accounts = self.app.state.accounts
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -85,15 +86,24 @@ class RestServer:
             self.thread.join(10)
 
 
-_server: RestServer | None = None
+_servers: dict[str, RestServer] = {}
 _lock = threading.Lock()
+RELAY_SECRET = "conformance-relay-secret"
 
 
 def rest_server() -> RestServer:
     """The session's server, started on first use and stopped when the tests end."""
-    global _server
+    return _session_server("rest")
+
+
+def relay_server() -> RestServer:
+    """The session's relay (a server with a relay secret and an edge), as `rest_server`."""
+    return _session_server("relay", relay_secret=RELAY_SECRET, cache_size=64 << 20)
+
+
+def _session_server(name: str, **options: Any) -> RestServer:
     with _lock:
-        if _server is None:
-            _server = RestServer()
-            atexit.register(_server.stop)
-        return _server
+        if name not in _servers:
+            _servers[name] = RestServer(**options)
+            atexit.register(_servers[name].stop)
+        return _servers[name]

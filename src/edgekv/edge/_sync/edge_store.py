@@ -20,7 +20,7 @@ from collections.abc import Iterator, Callable, Sequence
 from edgekv import errors
 from edgekv.concurrency import Background, SingleFlight
 from edgekv.edge.memory import CacheKey, EdgeMemory, Item
-from edgekv.edge.observer import EdgeObserver
+from edgekv.edge.observer import EdgeObserver, FeedObserver
 from edgekv.limits import DEFAULT_CACHE_TTL
 from edgekv.model import (
     CacheStatus,
@@ -92,6 +92,8 @@ class EdgeStore:
         self.stats = {"hit": 0, "miss": 0, "expired": 0, "stale": 0, "bypass": 0, "refresh": 0}
         # Caches beside the edge that must follow every change it learns of (edge/observer.py).
         self.observers: list[EdgeObserver] = []
+        # What follows the feed through this edge (a relay's change log), page by page.
+        self.feed_observers: list[FeedObserver] = []
         # The follower starts with the first call that reaches the central store (a hit can
         # only follow such a call), so constructing an edge needs no running event loop.
         # A store with no change feed (Cloudflare's API) leaves cache_ttl alone to bound
@@ -106,6 +108,7 @@ class EdgeStore:
         self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
         self.feed_flushes = 0
+        self.feed_read_at = 0.0  # time.monotonic() when the page last applied was asked for
 
     @property
     def capabilities(self) -> Capabilities:
@@ -312,6 +315,7 @@ class EdgeStore:
     ) -> int:
         if not self._following:
             self.start_following()
+        version = 0  # unknown, unless the write returns
         try:
             with central_errors():
                 version = self.central.put(
@@ -322,7 +326,7 @@ class EdgeStore:
             raise
         finally:
             if self.observers:
-                self._tell(namespace_id, (write.key,))
+                self._tell(namespace_id, (write.key,), (version,))
         ckey = (namespace_id, write.key)
         if isinstance(write.value, bytes):
             now = self._clock()
@@ -337,6 +341,7 @@ class EdgeStore:
     def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
         if not self._following:
             self.start_following()
+        versions: list[int] = []
         try:
             with central_errors():
                 versions = self.central.put_many(namespace_id, writes)
@@ -345,7 +350,7 @@ class EdgeStore:
             raise
         finally:
             if self.observers:
-                self._tell(namespace_id, [write.key for write in writes])
+                self._tell(namespace_id, [write.key for write in writes], versions)
         now = self._clock()
         for write, version in zip(writes, versions, strict=True):
             if isinstance(write.value, bytes):
@@ -396,10 +401,15 @@ class EdgeStore:
             self.memory.invalidate((namespace_id, key))
         self._unsure_until = time.monotonic() + UNSURE_WINDOW
 
-    def _tell(self, namespace_id: str, keys: Sequence[str | None]) -> None:
+    def _tell(
+        self, namespace_id: str, keys: Sequence[str | None], versions: Sequence[int] = ()
+    ) -> None:
+        """Tells the observers of keys this edge wrote, with their new versions where known
+        (0: unknown, as after a delete or a write that failed)."""
+        known = len(versions) == len(keys)
         for observer in self.observers:
-            for key in keys:
-                observer.changed(namespace_id, key)
+            for i, key in enumerate(keys):
+                observer.changed(namespace_id, key, versions[i] if known else 0)
 
     # the change feed
 
@@ -424,8 +434,10 @@ class EdgeStore:
         backoff = 0.05
         while not self._closing:
             try:
-                exclude_own = self._exclusive and time.monotonic() >= self._unsure_until
+                asked = time.monotonic()
+                exclude_own = self._exclusive and asked >= self._unsure_until
                 page = self.central.changes(position, 1000, exclude_own=exclude_own)
+                self.feed_read_at = asked
                 if page.behind:
                     self.flush()
                 self.apply_changes(page.changes)
@@ -454,19 +466,29 @@ class EdgeStore:
                 backoff = min(backoff * 2, 2.0)
 
     def apply_changes(self, changes: Sequence[Change]) -> None:
-        """Drops what changed; refreshes hot keys in the background instead of dropping them."""
+        """Drops what changed; refreshes hot keys in the background instead of dropping them.
+
+        A change of unknown version (seq 0: a worker of the same node told of a write whose
+        version it did not learn) drops whatever is cached. A read that starts after a change
+        never joins a fetch that started before it (which may predate the change)."""
         observers = self.observers
+        flight = self._flight
         for change in changes:
             for observer in observers:
-                observer.changed(change.namespace_id, change.key)
+                observer.changed(change.namespace_id, change.key, change.seq)
             if change.key is None:
                 self.memory.invalidate_namespace(change.namespace_id)
+                namespace_id = change.namespace_id
+                flight.forget_if(lambda k, ns=namespace_id: k[0] == ns)  # type: ignore[misc]
                 continue
             ckey = (change.namespace_id, change.key)
-            dropped = self.memory.invalidate(ckey, change.seq)
+            flight.forget(ckey)
+            dropped = self.memory.invalidate(ckey, change.seq or None)
             if dropped is not None and dropped.hits >= HOT_HITS:
                 self.stats["refresh"] += 1
                 self._background.spawn(f"refresh {ckey}", functools.partial(self._refresh, ckey))
+        for feed_observer in self.feed_observers:
+            feed_observer.applied(changes)
 
     def _refresh(self, ckey: CacheKey) -> None:
         try:
@@ -480,6 +502,8 @@ class EdgeStore:
         self.memory.clear()
         for observer in self.observers:
             observer.flushed()
+        for feed_observer in self.feed_observers:
+            feed_observer.flushed()
 
     # namespaces and the rest pass through
 
@@ -561,6 +585,8 @@ class EdgeStore:
             "cache_max_bytes": self.memory.max_bytes,
             "cache_items": len(self.memory.items),
             "evictions": self.memory.evictions,
+            # What this edge's follower cost the store it follows (when that store counts it).
+            "central_feed_reads": getattr(self.central, "feed_reads", 0),
             **self.stats,
         }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -29,15 +30,29 @@ _IDLE_TIMEOUT = 60.0  # workerd reconnects when an idle connection was closed
 class WorkerdListener:
     """Serves an ASGI app on host:port until `aclose()`: `await WorkerdListener(app).start()`."""
 
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        sock: socket.socket | None = None,
+    ) -> None:
+        """`sock`: a socket bound already, to accept on instead of host:port (the workers of
+        one node share the one their supervisor bound)."""
         self.app = app
         self.host = host
         self.port = port
+        self.sock = sock
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self) -> WorkerdListener:
-        self._server = await asyncio.start_server(self._connection, self.host, self.port)
+        if self.sock is not None:
+            self._server = await asyncio.start_server(self._connection, sock=self.sock)
+            self.host = str(self.sock.getsockname()[0])
+        else:
+            self._server = await asyncio.start_server(self._connection, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

@@ -1,5 +1,6 @@
 """A store URL names the central store: `sqlite:///path`, `memory://`, `postgresql://...`,
-`redis://...`, `redis+cluster://...`, or an edgekv server's or Cloudflare's `https://...`.
+`redis://...`, `redis+cluster://...`, an edgekv server's or Cloudflare's `https://...`, or an
+edgekv relay's `relay://...`.
 
 PostgreSQL and Redis need their drivers, which are extras (`pip install 'edgekv[postgres]'`,
 `'edgekv[redis]'`): a URL of theirs without its extra installed is a KVError naming the install
@@ -32,12 +33,17 @@ def store_from_url(
     path ending in .db or .sqlite, and `memory://` for a store that lives as long as the process.
     `http(s)://host:port` is an edgekv server and `https://api.cloudflare.com/client/v4` is
     Cloudflare (both with `token`, Cloudflare with `account_id`): see AsyncRestStore.
+    `relay://:SECRET@host:port` is an edgekv relay (AsyncRelayStore).
     """
     scheme = url.split(":", 1)[0].lower() if "://" in url else ""
     if scheme in ("http", "https"):
         from edgekv.stores.http._async.http_store import AsyncRestStore
 
         return AsyncRestStore(url, token=token, account_id=account_id)
+    if scheme in ("relay", "relays"):
+        from edgekv.stores.relay._async.relay_store import AsyncRelayStore
+
+        return AsyncRelayStore(url)
     if scheme == "memory":
         return AsyncSQLiteStore(None, clock=clock)
     if scheme in ("postgresql", "postgres"):
@@ -61,7 +67,8 @@ def store_from_url(
         return AsyncSQLiteStore(Path(url), clock=clock)
     raise errors.BadRequest(
         f"unknown store URL {url!r}: use sqlite:///path/to/kv.db, memory://, postgresql://...,"
-        " redis://..., redis+cluster://host:port,host:port or http(s)://host:port"
+        " redis://..., redis+cluster://host:port,host:port, http(s)://host:port or"
+        " relay://:SECRET@host:port"
     )
 
 

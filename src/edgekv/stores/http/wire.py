@@ -120,6 +120,27 @@ def retry_delay(attempt: int, backoff: float, retry_after: str | None) -> float:
     return float(backoff * (2**attempt) * (0.5 + secrets.randbelow(1000) / 1000))
 
 
+def retry_wait(
+    attempt: int,
+    retries: int,
+    backoff: float,
+    *,
+    idempotent: bool,
+    status: int | None,
+    retry_after: str | None = None,
+) -> float | None:
+    """Seconds to wait before the next attempt of a call that failed (`status` None: the
+    connection failed), or None not to try again: 429 is retried always, 5xx and failed
+    connections only for a call safe to repeat, `retries` times at most."""
+    if attempt >= retries:
+        return None
+    if status is None:
+        again = idempotent
+    else:
+        again = status == 429 or (idempotent and status in RETRY_STATUSES)
+    return retry_delay(attempt, backoff, retry_after) if again else None
+
+
 def entry_from_headers(headers: Mapping[str, str]) -> tuple[StoredEntry, bool]:
     """The entry a value answer describes (its value empty), and whether the server sent
     edgekv's extension headers (an ETag); Cloudflare's API sends no metadata or version."""

@@ -28,7 +28,7 @@ import os
 import time  # noqa: F401  # the generated sync shell sleeps with time.sleep
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
@@ -45,8 +45,8 @@ from edgekv.model import (
     StoredEntry,
 )
 from edgekv.stores._async.protocol import Direction, NamespaceOrder
-from edgekv.stores.faults import StoreFaults
 from edgekv.stores.http import wire
+from edgekv.stores.http._async.sending import body, chunks, read_all, read_whole, send
 from edgekv.stores.http.faults import RestFaults
 
 _CHUNK = 1 << 16
@@ -105,6 +105,7 @@ class AsyncRestStore:
         # Does the server speak edgekv's extensions (a bulk read of bytes)? Asked once.
         self._edgekv: bool | None = False if cloudflare else None
         self._timeout = timeout
+        self.feed_reads = 0  # feed requests made (docs/scaling.md)
 
     # HTTP
 
@@ -119,32 +120,17 @@ class AsyncRestStore:
         **kwargs: Any,
     ) -> httpx.Response:
         """Sends with retries; a failed answer raises the edgekv error its envelope names."""
-        attempt = 0
-        while True:
-            request = self._client.build_request(
-                method, path, content=None if content is None else content(), **kwargs
-            )
-            try:
-                response = await self._client.send(request, stream=stream)
-            except httpx.TransportError:
-                if idempotent and attempt < self.retries:
-                    await asyncio.sleep(wire.retry_delay(attempt, self.backoff, None))
-                    attempt += 1
-                    continue
-                raise  # StoreUnavailable, by the calling method's self._faults
-            if response.status_code < 400:
-                return response
-            body = await response.aread()
-            await response.aclose()
-            retry = response.status_code == 429 or (
-                idempotent and response.status_code in wire.RETRY_STATUSES
-            )
-            if retry and attempt < self.retries:
-                delay = wire.retry_delay(attempt, self.backoff, response.headers.get("retry-after"))
-                await asyncio.sleep(delay)
-                attempt += 1
-                continue
-            raise wire.error_from(response.status_code, body)
+        return await send(
+            self._client,
+            method,
+            path,
+            retries=self.retries,
+            backoff=self.backoff,
+            idempotent=idempotent,
+            stream=stream,
+            content=content,
+            **kwargs,
+        )
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._send(method, path, **kwargs)
@@ -290,15 +276,7 @@ class AsyncRestStore:
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
     ) -> StoredEntry | None:
         with self._faults:
-            opened = await self._open(namespace_id, key, cache_ttl)
-            if opened is None:
-                return None
-            entry, response = opened
-            try:
-                entry.value = await response.aread()
-            finally:
-                await response.aclose()
-            return entry
+            return await read_whole(await self._open(namespace_id, key, cache_ttl))
 
     async def get_value(
         self, namespace_id: str, key: str, *, cache_ttl: int | None = None
@@ -343,7 +321,7 @@ class AsyncRestStore:
             if opened is None:
                 return None
             entry, response = opened
-            return entry, _chunks(response, chunk_size, self._faults)
+            return entry, chunks(response, chunk_size, self._faults)
 
     # writes
 
@@ -380,7 +358,7 @@ class AsyncRestStore:
                 path,
                 params={} if write.expiration is None else {"expiration": write.expiration},
                 headers=headers,
-                content=lambda: _body(head, value, start, tail),
+                content=lambda: body(head, value, start, tail),
                 # A repeated conditional write could fail on its own first attempt's success.
                 idempotent=not (only_if_absent or if_version is not None),
             )
@@ -392,7 +370,7 @@ class AsyncRestStore:
             path = f"{await self._ns_path(namespace_id)}/bulk"
             for start in range(0, len(writes), _BULK_WRITE):
                 items = [
-                    wire.bulk_item(w, _read_all(w.value))
+                    wire.bulk_item(w, read_all(w.value))
                     for w in writes[start : start + _BULK_WRITE]
                 ]
                 await self._send("PUT", path, json=items)
@@ -459,6 +437,7 @@ class AsyncRestStore:
         if not self.capabilities.change_feed:
             return None
         url = f"/accounts/{await self._account()}/storage/kv/changes{path}"
+        self.feed_reads += 1
         try:
             return (await self._json("GET", url, **kwargs))["result"]
         except errors.NotFound as e:
@@ -529,35 +508,3 @@ class AsyncRestStore:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-async def _body(
-    head: bytes, value: bytes | IO[bytes], start: int, tail: bytes
-) -> AsyncIterator[bytes]:
-    """The request body, made anew for each attempt: a file value is re-read from its start."""
-    if head:
-        yield head
-    if isinstance(value, bytes):
-        for offset in range(0, len(value), _CHUNK):
-            yield value[offset : offset + _CHUNK]
-    else:
-        value.seek(start)
-        while chunk := value.read(_CHUNK):
-            yield chunk
-    if tail:
-        yield tail
-
-
-async def _chunks(
-    response: httpx.Response, chunk_size: int, faults: StoreFaults
-) -> AsyncIterator[bytes]:
-    try:
-        with faults:
-            async for chunk in response.aiter_bytes(chunk_size):
-                yield chunk
-    finally:
-        await response.aclose()
-
-
-def _read_all(value: bytes | IO[bytes]) -> bytes:
-    return value if isinstance(value, bytes) else value.read()

@@ -89,6 +89,7 @@ class AsyncPostgresStore:
         purge_interval: float = 1.0,
     ) -> None:
         self._faults = PostgresFaults(log)
+        self.feed_reads = 0  # feed pages and looks at its end, made here (docs/scaling.md)
         conninfo, options = split_url(url)
         self.schema = schema or options.get("schema") or "edgekv"
         self._sql = postgres_schema.Statements(self.schema)
@@ -571,6 +572,7 @@ class AsyncPostgresStore:
     ) -> FeedPage:
         with self._faults:
             since = parse_int_position(position)
+            self.feed_reads += 1
             pool = await self._open()
             async with pool.connection() as conn, conn.transaction():
                 # Exclusive for the moment of the read: every write that drew a number has ended.
@@ -594,6 +596,7 @@ class AsyncPostgresStore:
             async with pool.connection() as conn:
                 await conn.execute(f"LISTEN {postgres_schema.quote_ident(self._sql.channel)}")
                 try:
+                    self.feed_reads += 1
                     cur = await conn.execute(self._sql.last_seq)
                     if int((await cur.fetchone())[0]) > since:  # type: ignore[index]
                         return True

@@ -90,6 +90,7 @@ class PostgresStore:
         purge_interval: float = 1.0,
     ) -> None:
         self._faults = PostgresFaults(log)
+        self.feed_reads = 0  # feed pages and looks at its end, made here (docs/scaling.md)
         conninfo, options = split_url(url)
         self.schema = schema or options.get("schema") or "edgekv"
         self._sql = postgres_schema.Statements(self.schema)
@@ -572,6 +573,7 @@ class PostgresStore:
     ) -> FeedPage:
         with self._faults:
             since = parse_int_position(position)
+            self.feed_reads += 1
             pool = self._open()
             with pool.connection() as conn, conn.transaction():
                 # Exclusive for the moment of the read: every write that drew a number has ended.
@@ -595,6 +597,7 @@ class PostgresStore:
             with pool.connection() as conn:
                 conn.execute(f"LISTEN {postgres_schema.quote_ident(self._sql.channel)}")
                 try:
+                    self.feed_reads += 1
                     cur = conn.execute(self._sql.last_seq)
                     if int((cur.fetchone())[0]) > since:  # type: ignore[index]
                         return True

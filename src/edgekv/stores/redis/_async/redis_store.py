@@ -121,6 +121,7 @@ class AsyncRedisStore:
         expiry_grace: int | None = None,
     ) -> None:
         self._faults = RedisFaults(log)
+        self.feed_reads = 0  # feed pages and looks at its end, made here (docs/scaling.md)
         base, options = split_url(url)
         scheme = base.split(":", 1)[0].lower()
         self.keys = lua.Keys(prefix or options.get("prefix") or "edgekv")
@@ -863,6 +864,7 @@ class AsyncRedisStore:
         with self._faults:
             buckets = await self._ready()
             ids, mine = self._parse_position(position, buckets)
+            self.feed_reads += 1
             replies = await self._read_feeds(ids, limit, skip=self._origin if exclude_own else "")
             behind = False
             # (stamp, bucket, change): unique without the change, so plain tuple order. Every edge
@@ -942,6 +944,7 @@ class AsyncRedisStore:
             pass
         buckets = await self._ready()
         _, mine = self._parse_position(position, buckets)
+        self.feed_reads += 1
         replies = await self._read_feeds(["0-0"] * buckets, 0, watch=True)
         if any((int(r[1][:-2]), 0) > mine[b] for b, r in enumerate(replies)):
             return True

@@ -90,6 +90,7 @@ class AsyncSQLiteStore:
         self._nsids: dict[str, int] = {}
         self._closed = False
         self._faults = SQLiteFaults(log)
+        self.feed_reads = 0  # feed pages and looks at its end, made here (docs/scaling.md)
         with self._faults:
             self._first = self._connect()  # creates the schema, and keeps a memdb alive
 
@@ -527,6 +528,7 @@ class AsyncSQLiteStore:
     ) -> FeedPage:
         with self._faults:
             since = parse_int_position(position)
+            self.feed_reads += 1
             db = self._db
             db.execute("BEGIN")  # one snapshot: the page and the bounds it is judged by agree
             try:
@@ -546,6 +548,7 @@ class AsyncSQLiteStore:
             since = parse_int_position(position)
             deadline = time.monotonic() + seconds
             while True:
+                self.feed_reads += 1
                 if self._db.execute(sql.LAST_SEQ).fetchone()[0] > since:
                     return True
                 left = deadline - time.monotonic()
