@@ -3,14 +3,21 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-server
 NODE := tests/e2e/node
 NODE_STAMP := $(NODE)/node_modules/.installed
 
-.PHONY: serve test lint bench bench-tools unasync clean
+.PHONY: serve test lint bench bench-tools browser-tools unasync clean
 
-$(STAMP): pyproject.toml
+# The server alone (`make serve`): edgekv and what it runs on, none of the test tools.
+$(SERVE_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# Everything the checks and benchmarks need (the dev extra).
+$(STAMP): $(SERVE_STAMP)
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
@@ -19,7 +26,7 @@ $(NODE_STAMP): $(NODE)/package-lock.json
 	npm ci --prefix $(NODE) --no-audit --no-fund
 	touch $@
 
-serve: $(STAMP)
+serve: $(SERVE_STAMP)
 	$(BIN)/edgekv serve
 
 lint: $(STAMP)
@@ -28,8 +35,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint $(NODE_STAMP)
+test: lint $(NODE_STAMP) browser-tools
 	$(BIN)/pytest
+
+# Debian's chromium, which Playwright (the dev extra) drives in the dashboard's browser tests.
+browser-tools:
+	command -v chromium >/dev/null || apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
 
 # wrk (Debian) loads the server in bench_server; Miniflare, its anchor, comes with the npm tools.
 bench-tools:

@@ -108,6 +108,12 @@ def parse_size(text: str) -> int:
     "data and change feed from this server (env EDGEKV_RELAY_SECRET).",
 )
 @click.option(
+    "--no-dashboard",
+    is_flag=True,
+    envvar="EDGEKV_NO_DASHBOARD",
+    help="Do not serve the web dashboard at /dashboard (env EDGEKV_NO_DASHBOARD).",
+)
+@click.option(
     "--graceful-timeout",
     default=30.0,
     show_default=True,
@@ -127,6 +133,7 @@ def serve_command(
     serve_stale: float,
     workers: int | None,
     relay_secret: str | None,
+    no_dashboard: bool,
     graceful_timeout: float,
 ) -> None:
     """Serve the Cloudflare KV REST API (and workerd's KV protocol) over a store."""
@@ -156,24 +163,35 @@ def serve_command(
         cache_size=parse_size(cache_size),
         serve_stale=serve_stale,
         relay_secret=relay_secret,
+        dashboard=not no_dashboard,
     )
     if workers > 1:
-        serve_node(make_app, host, port, workers, url, no_auth, workerd_port, graceful_timeout)
+        serve_node(
+            make_app,
+            host,
+            port,
+            workers,
+            url,
+            no_auth,
+            workerd_port,
+            graceful_timeout,
+            dashboard=not no_dashboard,
+        )
         return
     app = make_app(workerd_listen=None if workerd_port is None else (host, workerd_port))
 
     def on_listening(bound_host: str, bound_port: int) -> None:
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         account = app.state.account_id
-        echo_lines(
-            startup_lines(
-                f"http://{shown}:{bound_port}",
-                account,
-                url,
-                auth=not no_auth,
-                workerd_port=getattr(app.state, "workerd_port", None),
-            )
+        lines = startup_lines(
+            f"http://{shown}:{bound_port}",
+            account,
+            url,
+            auth=not no_auth,
+            workerd_port=getattr(app.state, "workerd_port", None),
+            dashboard=not no_dashboard,
         )
+        echo_lines(lines)
 
     serve(app, host, port, on_listening=on_listening, graceful_timeout=graceful_timeout)
 
@@ -190,12 +208,16 @@ def serve_node(
     no_auth: bool,
     workerd_port: int | None,
     graceful_timeout: float,
+    *,
+    dashboard: bool,
 ) -> None:
     """`--workers N` (N > 1): a supervisor and N workers on one port (server/workers.py)."""
 
     def on_listening(bound_host: str, bound_port: int, account: str, wport: int | None) -> None:
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        lines = startup_lines(f"http://{shown}:{bound_port}", account, url, not no_auth, wport)
+        lines = startup_lines(
+            f"http://{shown}:{bound_port}", account, url, not no_auth, wport, dashboard
+        )
         echo_lines([*lines, f"  workers: {workers} (one node: read-your-writes across them)"])
 
     try:

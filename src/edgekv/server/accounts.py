@@ -8,6 +8,8 @@ server in front of the same store shares them, and no store needs tables of its 
 - `default-account`: the id of the default account (created on first use)
 - `token:<sha256 hex of the token>`: `{"id", "account_id", "name", "namespaces", "read_only",
   "created_on", "hint"}`
+- `session:<sha256 hex of the session id>`: a dashboard sign-in, `{"token_hash", "csrf",
+  "expires"}`, stored with that expiration (so it goes by itself) and deleted on sign-out
 
 A token is `ekv_` + 43 url-safe characters (256 random bits). Only its SHA-256 is stored, and
 the stored hash is compared in constant time. The clear token is returned once, by `create_token`.
@@ -38,6 +40,7 @@ SYSTEM_ACCOUNT = "edgekv-system"
 SYSTEM_NAMESPACE = "edgekv-system"
 TOKEN_PREFIX = "ekv_"
 _DEFAULT_KEY = "default-account"
+SESSION_SECONDS = 12 * 3600  # a dashboard sign-in lasts a working day
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +80,26 @@ class Token:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A dashboard sign-in: the token it was made with (its hash; None on a server without
+    auth), the secret its forms carry against cross-site requests, and when it ends."""
+
+    token_hash: str | None
+    csrf: str
+    expires: float
+
+
 def _account(record: Any) -> Account:
     return Account(**record)
 
 
 def _token(record: Any) -> Token:
     return Token(**record)
+
+
+def _session(record: Any) -> Session:
+    return Session(**record)
 
 
 def hash_token(token: str) -> str:
@@ -129,9 +146,11 @@ class Accounts:
         local.keep_record(ns, key, parsed, generation)
         return parsed
 
-    async def _write(self, key: str, record: Any, *, only_if_absent: bool = False) -> None:
+    async def _write(
+        self, key: str, record: Any, *, only_if_absent: bool = False, expiration: int | None = None
+    ) -> None:
         data = compact_json(record).encode()
-        write = EntryWrite(key, data, None, None, len(data))
+        write = EntryWrite(key, data, None, expiration, len(data))
         await self.store.put(await self._namespace(), write, only_if_absent=only_if_absent)
 
     async def _scan(self, prefix: str) -> list[Any]:
@@ -237,3 +256,33 @@ class Accounts:
                 await self.store.delete_many(await self._namespace(), [f"token:{token.hash}"])
                 return token
         raise errors.NotFound(f"No token with id {token_id!r}.")
+
+    # dashboard sessions: the session id lives in the browser's cookie, its hash here
+
+    async def create_session(self, token: Token | None, now: float) -> tuple[str, Session]:
+        """A new sign-in for a verified token (None: a server without auth): the session id
+        (shown once, to the browser) and its record."""
+        sid = secrets.token_urlsafe(32)
+        session = Session(
+            None if token is None else token.hash,
+            secrets.token_urlsafe(32),
+            now + SESSION_SECONDS,
+        )
+        await self._write(
+            f"session:{hash_token(sid)}", asdict(session), expiration=int(session.expires) + 1
+        )
+        return sid, session
+
+    async def session(self, sid: str, now: float) -> tuple[Session, Token | None] | None:
+        """The live session a session id opens, with its token; None when it ended, expired,
+        or its token was revoked."""
+        found: Session | None = await self._lookup(f"session:{hash_token(sid)}", _session)
+        if found is None or found.expires <= now:
+            return None
+        if found.token_hash is None:
+            return found, None
+        token: Token | None = await self._lookup(f"token:{found.token_hash}", _token)
+        return None if token is None else (found, token)
+
+    async def end_session(self, sid: str) -> None:
+        await self.store.delete_many(await self._namespace(), [f"session:{hash_token(sid)}"])

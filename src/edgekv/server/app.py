@@ -3,8 +3,8 @@
 Mounted pieces: the value routes (`.../values/{key}`, raw ASGI, entered before the router:
 rest/values.py), the rest of the REST API v4 and the account endpoints under `/client/v4`
 (behind the auth middleware), the workerd KV protocol (requests that carry workerd's
-`CF-KV-FLPROD-405` header or edgekv's `X-EdgeKV-Namespace`, on any path), `/healthz` and
-`/openapi.json`. Every error any piece raises becomes a Cloudflare envelope by its own status,
+`CF-KV-FLPROD-405` header or edgekv's `X-EdgeKV-Namespace`, on any path), `/healthz`,
+`/openapi.json` and the web dashboard (`/dashboard`, server/dashboard/). Every error any piece raises becomes a Cloudflare envelope by its own status,
 code and message.
 """
 
@@ -29,6 +29,7 @@ from edgekv.server.access_log import AccessLogMiddleware
 from edgekv.server.accounts import Accounts
 from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.server.auth import Authenticator, AuthMiddleware
+from edgekv.server.dashboard import dashboard as web_dashboard
 from edgekv.server.envelope import MethodNotAllowed, NoRoute, failure, ok
 from edgekv.server.openapi import openapi_document
 from edgekv.server.paths import NAMESPACES, raw_path, v4_path
@@ -63,6 +64,7 @@ def create_app(
     follow_feed: bool = True,
     around: Callable[[ASGIApp], ASGIApp] | None = None,
     relay_secret: str | None = None,
+    dashboard: bool = True,
 ) -> EdgeKVApp:
     """The server over a store (or a store URL, which the app then opens and closes).
 
@@ -80,6 +82,7 @@ def create_app(
     wraps every way in (the app's entry and the workerd port's).
     `relay_secret` makes the server a relay that edges take their data from (server/relay.py);
     a relay answers them from its edge's memory, so it needs `cache_size`.
+    `dashboard=False` leaves out the web dashboard at /dashboard (server/dashboard/).
     """
     owned = isinstance(store, str)
     opened: AsyncStore = store_from_url(store, clock=clock) if isinstance(store, str) else store
@@ -170,6 +173,7 @@ def create_app(
             Route(NAMESPACES + "/{namespace_id}/values/{key:key}", _ValueRoute(values)),
             *FeedAPI(opened).routes(),
             *relay_routes,
+            *([web_dashboard(opened, accounts, authenticator, writes, clock)] if dashboard else []),
         ],
         exception_handlers={
             errors.KVError: _kv_error,

@@ -88,7 +88,12 @@ def uvicorn_config(
 
 
 def startup_lines(
-    url: str, account_id: str, store_url: str, auth: bool, workerd_port: int | None = None
+    url: str,
+    account_id: str,
+    store_url: str,
+    auth: bool,
+    workerd_port: int | None = None,
+    dashboard: bool = False,
 ) -> list[str]:
     lines = [
         f"edgekv listening on {url} (store: {redact(store_url)})",
@@ -109,6 +114,8 @@ def startup_lines(
     )
     if workerd_port is not None:
         lines.append(f"  workerd KV protocol: port {workerd_port}")
+    if dashboard:
+        lines.append(f"  dashboard: {url}/dashboard")
     return lines
 
 

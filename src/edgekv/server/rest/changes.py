@@ -32,6 +32,7 @@ from starlette.routing import Route
 
 from edgekv import errors
 from edgekv.model import Change
+from edgekv.server.accounts import Token
 from edgekv.server.auth import principal_of
 from edgekv.server.envelope import ok
 from edgekv.stores._async.protocol import AsyncStore
@@ -70,7 +71,7 @@ class FeedAPI:
         while len(self._owners) > OWNERS_KEPT:
             self._owners.popitem(last=False)
 
-    async def _refresh(self, account_id: str, *, force: bool) -> None:
+    async def refresh(self, account_id: str, *, force: bool) -> None:
         """Remembers the owner of each of the account's namespaces, while they still exist."""
         now = time.monotonic()
         last = self._refreshed.get(account_id)
@@ -104,8 +105,13 @@ class FeedAPI:
     async def _visible(
         self, request: Request, changes: list[Change], unknown: set[str]
     ) -> list[Change]:
-        account_id = request.path_params["account_id"]
         token = principal_of(request.scope).token
+        return await self.visible(request.path_params["account_id"], token, changes, unknown)
+
+    async def visible(
+        self, account_id: str, token: Token | None, changes: list[Change], unknown: set[str]
+    ) -> list[Change]:
+        """The changes a token of the account may see (the dashboard's live tail too)."""
         scope = set(token.namespaces) if token is not None and token.namespaces else None
         out = []
         for change in changes:
@@ -124,7 +130,7 @@ class FeedAPI:
         q = request.query_params
         position = q.get("position")
         limit = int(_number(q.get("limit"), "limit", MAX_LIMIT, maximum=MAX_LIMIT, minimum=1))
-        await self._refresh(account_id, force=False)
+        await self.refresh(account_id, force=False)
         unknown: set[str] = set()
         shown: list[Change] = []
         behind = more = False
@@ -147,13 +153,13 @@ class FeedAPI:
 
     async def position(self, request: Request) -> Response:
         # Refresh first: a namespace deleted before the end is read needs no notice from here on.
-        await self._refresh(request.path_params["account_id"], force=True)
+        await self.refresh(request.path_params["account_id"], force=True)
         return ok({"position": await self.store.feed_position()})
 
     async def wait(self, request: Request) -> Response:
         q = request.query_params
         seconds = min(_number(q.get("seconds"), "seconds", MAX_WAIT, maximum=None), MAX_WAIT)
-        await self._refresh(request.path_params["account_id"], force=False)
+        await self.refresh(request.path_params["account_id"], force=False)
         changed = await self.store.wait_for_changes(q.get("position"), seconds)
         return ok({"changed": changed})
 

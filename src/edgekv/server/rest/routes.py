@@ -19,8 +19,8 @@ from starlette.routing import Route
 
 from edgekv import errors, limits
 from edgekv.api._async.kv import AsyncKV, AsyncNamespace
-from edgekv.model import NamespaceInfo, StoredEntry
-from edgekv.server.auth import Authenticator, principal_of
+from edgekv.model import NamespaceInfo, NamespacePage, StoredEntry
+from edgekv.server.auth import Authenticator, Principal, principal_of
 from edgekv.server.envelope import MalformedRequest, ok
 from edgekv.server.paths import NAMESPACES, percent_decode, raw_path, v4_path
 from edgekv.server.rest import bodies
@@ -105,28 +105,16 @@ class RestAPI:
         direction: Direction = (
             "desc" if _choice(q.get("direction"), "direction", ("asc", "desc")) == "desc" else "asc"
         )
-        account_id = request.path_params["account_id"]
-        token = principal_of(request.scope).token
-        if token is not None and token.namespaces:
-            # A namespace-scoped token sees its namespaces only: few, so paged here.
-            everything = await self.store.list_namespaces(
-                account_id,
-                order=order,
-                direction=direction,
-                limit=1 << 30,
-            )
-            mine = [n for n in everything.namespaces if n.id in token.namespaces]
-            start = (page - 1) * per_page
-            shown, total = mine[start : start + per_page], len(mine)
-        else:
-            found = await self.store.list_namespaces(
-                account_id,
-                order=order,
-                direction=direction,
-                offset=(page - 1) * per_page,
-                limit=per_page,
-            )
-            shown, total = found.namespaces, found.total_count
+        found = await namespaces_seen(
+            self.store,
+            principal_of(request.scope),
+            request.path_params["account_id"],
+            order=order,
+            direction=direction,
+            offset=(page - 1) * per_page,
+            limit=per_page,
+        )
+        shown, total = found.namespaces, found.total_count
         info = {
             "count": len(shown),
             "page": page,
@@ -265,6 +253,31 @@ class RestAPI:
                 f"{limits.MAX_BULK_GET_RESULT_BYTES}."
             )
         return {k: _bytes_item(e, with_metadata) for k, e in zip(checked, entries, strict=True)}
+
+
+async def namespaces_seen(
+    store: AsyncStore,
+    principal: Principal,
+    account_id: str,
+    *,
+    order: NamespaceOrder = "id",
+    direction: Direction = "asc",
+    offset: int = 0,
+    limit: int = 20,
+) -> NamespacePage:
+    """A page of the account's namespaces that the principal sees (the REST list, the
+    dashboard): a namespace-scoped token sees its own only."""
+    token = principal.token
+    if token is None or not token.namespaces:
+        return await store.list_namespaces(
+            account_id, order=order, direction=direction, offset=offset, limit=limit
+        )
+    # A namespace-scoped token's namespaces are few, so they are paged here.
+    everything = await store.list_namespaces(
+        account_id, order=order, direction=direction, limit=1 << 30
+    )
+    mine = [n for n in everything.namespaces if n.id in token.namespaces]
+    return NamespacePage(mine[offset : offset + limit], len(mine))
 
 
 def _bytes_item(entry: StoredEntry | None, with_metadata: bool) -> Any:

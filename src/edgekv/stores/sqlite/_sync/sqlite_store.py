@@ -110,7 +110,7 @@ class SQLiteStore:
         )
         conn.execute(f"PRAGMA page_size={sql.PAGE_SIZE}")  # only takes on a new file
         if not self._memory:
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._into_wal(conn)
         for pragma in sql.PRAGMAS:
             conn.execute(pragma)
         if conn.execute("PRAGMA user_version").fetchone()[0] < sql.SCHEMA_VERSION:
@@ -122,6 +122,20 @@ class SQLiteStore:
         with self._lock:
             self._connections.append(conn)
         return conn
+
+    def _into_wal(self, conn: sqlite3.Connection) -> None:
+        """WAL mode, which a new file enters once. Processes opening a new file together race
+        for it, and SQLite answers the loser "database is locked" at once, without waiting
+        for its busy timeout (it would deadlock): try again for as long as that timeout."""
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)  # once per process and file: no event loop to keep here
 
     @staticmethod
     def _upgrade(conn: sqlite3.Connection) -> None:
