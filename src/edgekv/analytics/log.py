@@ -44,7 +44,7 @@ SYSTEM_ACCOUNT = "edgekv-system"  # the reserved account of server/accounts.py
 USAGE_NAMESPACE = "edgekv-usage"
 RETENTION_DAYS = 31
 RETENTION_HOURS = RETENTION_DAYS * 24
-FLUSH_SECONDS = 5.0
+FLUSH_SECONDS = 2.0
 _PAGE = 1000
 
 

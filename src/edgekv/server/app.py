@@ -33,6 +33,7 @@ from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.server.auth import Authenticator, AuthMiddleware
 from edgekv.server.dashboard import dashboard as web_dashboard
 from edgekv.server.envelope import MethodNotAllowed, NoRoute, failure, ok
+from edgekv.server.graphql.route import graphql_route
 from edgekv.server.openapi import openapi_document
 from edgekv.server.paths import NAMESPACES, raw_path, v4_path
 from edgekv.server.records import Records
@@ -185,6 +186,7 @@ def create_app(
             # under a root_path, or when `values_before_router` is off.
             Route(NAMESPACES + "/{namespace_id}/values/{key:key}", _ValueRoute(values)),
             *FeedAPI(opened).routes(),
+            graphql_route(usage_log),
             *relay_routes,
             *([web_dashboard(opened, accounts, authenticator, writes, clock)] if dashboard else []),
         ],
