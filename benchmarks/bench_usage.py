@@ -33,7 +33,7 @@ SECONDS = float(os.environ.get("EDGEKV_BENCH_SECONDS", "8"))
 ROUNDS = int(os.environ.get("EDGEKV_BENCH_ROUNDS", "3"))
 VALUE = b"v" * 100
 HOT = "hot"
-IN_PROCESS_GETS = 20_000
+IN_PROCESS_GETS = 50_000
 
 
 def main() -> bool:
@@ -98,7 +98,7 @@ def bench_in_process(data: Path, path: str, token: str) -> bool:
     contexts = loop.run_until_complete(lifespans())
     try:
         runs = {name: run(app) for name, app in apps.items()}
-        timed = interleaved(runs, IN_PROCESS_GETS, rounds=15)
+        timed = interleaved(runs, IN_PROCESS_GETS, rounds=21)
     finally:
         for context in contexts:
             loop.run_until_complete(context.__aexit__(None, None, None))

@@ -28,8 +28,9 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from edgekv import errors
 from edgekv.analytics.counting import HOUR, Counts, Usage
@@ -98,6 +99,8 @@ class UsageLog:
         self._dirty_ops: set[int] = set()
         self._dirty_storage: set[int] = set()
         self._sampled_hour = -1
+        self._released: set[int] = set()  # hours written and let go
+        self._names: dict[int, str] = {}  # hours reopened after that: their records' names
         self._namespace_id: str | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -107,6 +110,11 @@ class UsageLog:
             info = await namespace_of(self.store, SYSTEM_ACCOUNT, USAGE_NAMESPACE)
             self._namespace_id = info.id
         return self._namespace_id
+
+    @property
+    def pending(self) -> bool:
+        """Whether counts or samples wait to be written (a flush failed since they were taken)."""
+        return bool(self._dirty_ops or self._dirty_storage)
 
     # writing
 
@@ -118,17 +126,21 @@ class UsageLog:
             touched: set[tuple[str, str]] = set()
             if self.usage is not None:
                 since, counts = self.usage.take()
-                touched = await self._merge(int(since // HOUR), counts)
-            if now_hour != self._sampled_hour:
-                await self._sample(now_hour, await self._every_namespace())
-                self._sampled_hour = now_hour
-            elif touched:
-                await self._sample(now_hour, touched)
+                touched = self._merge(int(since // HOUR), counts)
+            try:
+                if now_hour != self._sampled_hour:
+                    await self._sample(now_hour, await self._every_namespace())
+                    self._sampled_hour = now_hour
+                elif touched:
+                    await self._sample(now_hour, touched)
+            except Exception as e:  # the store away: sampled again at the next flush
+                self._sampled_hour = -1
+                log.warning("usage: storage not sampled: %s", e)
             writes = [
-                self._write("ops", h, self._ops[h], lambda k, v: [*k, *v])
+                self._write("ops", h, [[*k, *v] for k, v in self._ops[h].items()])
                 for h in sorted(self._dirty_ops)
             ] + [
-                self._write("storage", h, self._storage[h], lambda k, v: [*k, *v])
+                self._write("storage", h, [[*k, *v] for k, v in self._storage[h].items()])
                 for h in sorted(self._dirty_storage)
             ]
             if writes:
@@ -143,16 +155,19 @@ class UsageLog:
             for kept in (self._ops, self._storage):
                 for h in [h for h in kept if h < now_hour - 1]:
                     del kept[h]
+                    self._released.add(h)
 
-    async def _merge(self, hour: int, counts: Counts) -> set[tuple[str, str]]:
+    def _merge(self, hour: int, counts: Counts) -> set[tuple[str, str]]:
         touched: set[tuple[str, str]] = set()
         if not counts:
             return touched
         totals = self._ops.get(hour)
         if totals is None:
-            # An hour already written and let go (a clock that stepped back): start from
-            # what the store holds, so its record is not overwritten with less.
-            totals = self._ops[hour] = await self._stored_ops(hour)
+            totals = self._ops[hour] = {}
+            if hour in self._released:
+                # An hour written and let go (a clock that stepped back): a record of its own,
+                # so the one written before is not overwritten with less (readers add both).
+                self._names[hour] = f"{self.server_id}.{len(self._names) + 1}"
         for (account, namespace, action), (requests, size, hits) in counts.items():
             found = totals.get((account, namespace, action))
             if found is None:
@@ -165,14 +180,6 @@ class UsageLog:
             if action == "write" or action == "delete":
                 touched.add((account, namespace))
         return touched
-
-    async def _stored_ops(self, hour: int) -> dict[tuple[str, str, str], list[int]]:
-        entry = await self.store.get(
-            await self.namespace_id(), _key("ops", hour, self.server_id), cache_ttl=0
-        )
-        if entry is None:
-            return {}
-        return {(r[0], r[1], r[2]): [r[3], r[4], r[5]] for r in json.loads(entry.value)}
 
     async def _every_namespace(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -200,16 +207,11 @@ class UsageLog:
             )
             self._dirty_storage.add(hour)
 
-    def _write(
-        self,
-        kind: str,
-        hour: int,
-        rows: dict[tuple[str, str, str], list[int]] | dict[tuple[str, str], tuple[int, int]],
-        row: Callable[[tuple[str, ...], Iterable[int]], list[object]],
-    ) -> EntryWrite:
-        data = compact_json([row(k, v) for k, v in rows.items()]).encode()
+    def _write(self, kind: str, hour: int, rows: list[list[Any]]) -> EntryWrite:
+        data = compact_json(rows).encode()
         expiration = (hour + 1) * HOUR + RETENTION_DAYS * 86400
-        return EntryWrite(_key(kind, hour, self.server_id), data, None, expiration, len(data))
+        server = self._names.get(hour, self.server_id) if kind == "ops" else self.server_id
+        return EntryWrite(_key(kind, hour, server), data, None, expiration, len(data))
 
     # the flusher
 
@@ -263,7 +265,9 @@ class UsageLog:
                 found[1] = max(found[1], keys)
         return [StorageSample(*k, *v) for k, v in sorted(merged.items())]
 
-    async def _records(self, kind: str, first_hour: int, last_hour: int):  # type: ignore[no-untyped-def]
+    async def _records(
+        self, kind: str, first_hour: int, last_hour: int
+    ) -> AsyncIterator[tuple[int, list[list[Any]]]]:
         first_hour = max(first_hour, int(self.clock() // HOUR) - RETENTION_HOURS)
         namespace = await self.namespace_id()
         after: str | None = f"{kind}:{first_hour - 1:010d};"  # ';' sorts after ':'
