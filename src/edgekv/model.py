@@ -167,6 +167,7 @@ class BulkResult:
 
     successful_key_count: int
     unsuccessful_keys: list[str] = field(default_factory=list)
+    value_bytes: int = 0  # of the values a bulk write wrote (counted as Cloudflare bills)
 
 
 @dataclass(slots=True)

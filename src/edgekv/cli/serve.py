@@ -114,6 +114,12 @@ def parse_size(text: str) -> int:
     help="Do not serve the web dashboard at /dashboard (env EDGEKV_NO_DASHBOARD).",
 )
 @click.option(
+    "--no-usage",
+    is_flag=True,
+    envvar="EDGEKV_NO_USAGE",
+    help="Do not count operations for usage analytics (docs/analytics.md) (env EDGEKV_NO_USAGE).",
+)
+@click.option(
     "--graceful-timeout",
     default=30.0,
     show_default=True,
@@ -134,6 +140,7 @@ def serve_command(
     workers: int | None,
     relay_secret: str | None,
     no_dashboard: bool,
+    no_usage: bool,
     graceful_timeout: float,
 ) -> None:
     """Serve the Cloudflare KV REST API (and workerd's KV protocol) over a store."""
@@ -164,6 +171,7 @@ def serve_command(
         serve_stale=serve_stale,
         relay_secret=relay_secret,
         dashboard=not no_dashboard,
+        usage=not no_usage,
     )
     if workers > 1:
         serve_node(

@@ -23,6 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edgekv import errors
+from edgekv.analytics.counting import Usage
+from edgekv.analytics.log import FLUSH_SECONDS, UsageLog
 from edgekv.api._async.kv import AsyncKV
 from edgekv.edge._async.edge_store import AsyncEdgeStore
 from edgekv.server.access_log import AccessLogMiddleware
@@ -31,6 +33,7 @@ from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.server.auth import Authenticator, AuthMiddleware
 from edgekv.server.dashboard import dashboard as web_dashboard
 from edgekv.server.envelope import MethodNotAllowed, NoRoute, failure, ok
+from edgekv.server.graphql.route import graphql_route
 from edgekv.server.openapi import openapi_document
 from edgekv.server.paths import NAMESPACES, raw_path, v4_path
 from edgekv.server.records import Records
@@ -65,6 +68,8 @@ def create_app(
     around: Callable[[ASGIApp], ASGIApp] | None = None,
     relay_secret: str | None = None,
     dashboard: bool = True,
+    usage: bool = True,
+    usage_flush_seconds: float = FLUSH_SECONDS,
 ) -> EdgeKVApp:
     """The server over a store (or a store URL, which the app then opens and closes).
 
@@ -83,6 +88,9 @@ def create_app(
     `relay_secret` makes the server a relay that edges take their data from (server/relay.py);
     a relay answers them from its edge's memory, so it needs `cache_size`.
     `dashboard=False` leaves out the web dashboard at /dashboard (server/dashboard/).
+    `usage=False` counts no operations for usage analytics; otherwise they are counted in
+    memory and written to the store every `usage_flush_seconds` and at shutdown
+    (docs/analytics.md); `POST /client/v4/graphql` answers from what every server wrote.
     """
     owned = isinstance(store, str)
     opened: AsyncStore = store_from_url(store, clock=clock) if isinstance(store, str) else store
@@ -105,8 +113,10 @@ def create_app(
     accounts = Accounts(opened, records)
     authenticator = Authenticator(accounts, enabled=auth)
     writes = Writes(opened, group_commit=opened.capabilities.group_commit)
-    values = ValueRoutes(opened, authenticator, writes, clock)
-    rest = RestAPI(opened, authenticator, clock)
+    counter = Usage(clock) if usage else None
+    usage_log = UsageLog(opened, counter, clock=clock)
+    values = ValueRoutes(opened, authenticator, writes, clock, counter)
+    rest = RestAPI(opened, authenticator, clock, counter)
     identity = IdentityAPI(accounts)
     relay_routes = []
     if relay_secret:
@@ -131,6 +141,8 @@ def create_app(
         app.state.account_id = account.id
         if edge is not None:
             await edge.start_following()
+        if counter is not None:
+            usage_log.start(usage_flush_seconds)
         listener = None
         if workerd_listen is not None:
             served = await workerd_protocol()
@@ -145,6 +157,8 @@ def create_app(
         finally:
             if listener is not None:
                 await listener.aclose()
+            if counter is not None:
+                await usage_log.aclose()  # what was counted since the last flush
             if owned:
                 await opened.aclose()
             elif edge is not None:
@@ -159,7 +173,7 @@ def create_app(
             account = await accounts.default_account()
             kv = AsyncKV(opened, account_id=account.id, clock=clock)
             authorize = token_authorizer(accounts) if auth else None
-            workerd.append(workerd_app(kv, authorize, writes, clock))
+            workerd.append(workerd_app(kv, authorize, writes, clock, counter))
         return workerd[0]
 
     app = EdgeKVApp(
@@ -172,6 +186,7 @@ def create_app(
             # under a root_path, or when `values_before_router` is off.
             Route(NAMESPACES + "/{namespace_id}/values/{key:key}", _ValueRoute(values)),
             *FeedAPI(opened).routes(),
+            graphql_route(usage_log),
             *relay_routes,
             *([web_dashboard(opened, accounts, authenticator, writes, clock)] if dashboard else []),
         ],
@@ -185,6 +200,7 @@ def create_app(
     app.state.store = opened
     app.state.accounts = accounts
     app.state.writes = writes
+    app.state.usage_log = usage_log
     app.add_middleware(AuthMiddleware, authenticator=authenticator)
     app.add_middleware(WorkerdDispatch, workerd=workerd_protocol)
     values.elsewhere = app.full

@@ -418,7 +418,7 @@ class Namespace:
         """
         writes = bulk_writes(items, self._clock())
         self.store.put_many(self.id, writes)
-        return BulkResult(len(writes))
+        return BulkResult(len(writes), value_bytes=sum(w.size for w in writes))
 
     def bulk_delete(self, keys: Iterable[str]) -> BulkResult:
         """Deletes up to 10,000 keys; missing keys count as deleted."""

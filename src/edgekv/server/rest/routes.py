@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from edgekv import errors, limits
+from edgekv.analytics.counting import Usage, value_size
 from edgekv.api._async.kv import AsyncKV, AsyncNamespace
 from edgekv.model import NamespaceInfo, NamespacePage, StoredEntry
 from edgekv.server.auth import Authenticator, Principal, principal_of
@@ -52,10 +53,16 @@ class RestAPI:
         store: AsyncStore,
         authenticator: Authenticator,
         clock: Callable[[], float] = time.time,
+        usage: Usage | None = None,
     ) -> None:
         self.store = store
         self.authenticator = authenticator
         self.clock = clock
+        self.usage = usage  # counts each operation where it is answered (None: off)
+
+    def _count(self, ns: AsyncNamespace, action: str, requests: int = 1, size: int = 0) -> None:
+        if self.usage is not None:
+            self.usage.add(ns.info, action, requests, size)
 
     def routes(self) -> list[Route]:
         ns = BASE + "/{namespace_id}"
@@ -161,6 +168,7 @@ class RestAPI:
         # The official SDK stops at the first empty page: never answer one that is not the last.
         while not page.keys and not page.list_complete and page.cursor:
             page = await ns.list(prefix=q.get("prefix"), limit=limit, cursor=page.cursor)
+        self._count(ns, "list")  # one list request, however many pages it looked through
         info = {"count": len(page.keys), "cursor": page.cursor or ""}
         # Cloudflare's fields unless edgekv's are asked for: wrangler and the SDKs show what
         # they get, and code written for Workers KV expects its shape.
@@ -169,7 +177,9 @@ class RestAPI:
 
     async def get_metadata(self, request: Request) -> Response:
         key = _key(request)
-        got = await (await self._namespace(request)).get_with_metadata(key, "bytes")
+        ns = await self._namespace(request)
+        got = await ns.get_with_metadata(key, "bytes")
+        self._count(ns, "read")
         if got.value is None:
             raise errors.KeyNotFound()
         return ok(got.metadata)
@@ -185,6 +195,9 @@ class RestAPI:
             expiration=body.get("expiration"),
             expiration_ttl=body.get("expiration_ttl"),
         )
+        # Billed as the Worker code it stands for: a read and a write.
+        self._count(ns, "read")
+        self._count(ns, "write")
         return ok({"value": value})
 
     # bulk
@@ -195,6 +208,7 @@ class RestAPI:
         if not isinstance(body, list):
             raise MalformedRequest("The request body must be a JSON array of key-value pairs.")
         result = await ns.bulk_put(body)
+        self._count(ns, "write", result.successful_key_count, result.value_bytes)  # per key
         return ok(
             {
                 "successful_key_count": result.successful_key_count,
@@ -208,6 +222,7 @@ class RestAPI:
         if not isinstance(body, list):
             raise MalformedRequest("The request body must be a JSON array of keys.")
         result = await ns.bulk_delete(body)
+        self._count(ns, "delete", result.successful_key_count)  # per key
         return ok(
             {
                 "successful_key_count": result.successful_key_count,
@@ -227,8 +242,11 @@ class RestAPI:
         if not isinstance(keys, list):
             raise errors.InvalidBulkRequest("Keys must be an array of strings.")
         if not with_metadata:
-            return ok({"values": await ns.get(keys, type_, cache_ttl=cache_ttl)})
+            plain = await ns.get(keys, type_, cache_ttl=cache_ttl)
+            self._count(ns, "read", len(plain), sum(map(value_size, plain.values())))
+            return ok({"values": plain})
         found = await ns.get_with_metadata(keys, type_, cache_ttl=cache_ttl)
+        self._count(ns, "read", len(found), sum(value_size(v.value) for v in found.values() if v))
         values: dict[str, Any] = {}
         for k, v in found.items():
             if v is None:
@@ -246,6 +264,7 @@ class RestAPI:
         """edgekv's extension: values as base64, with their version when withMetadata is set."""
         checked = limits.validate_bulk_get_keys(keys)
         entries = await self.store.get_many(ns.id, checked, cache_ttl=ttl)
+        self._count(ns, "read", len(checked), sum(len(e.value) for e in entries if e))
         total = sum(len(e.value) for e in entries if e is not None)
         if total > limits.MAX_BULK_GET_RESULT_BYTES:
             raise errors.BulkResultTooLarge(

@@ -22,8 +22,9 @@ async def send_value(
     send: Send,
     chunks: AsyncIterator[bytes],
     headers: list[tuple[bytes, bytes]],
-) -> None:
-    """Sends a value read as `chunks`: with a Content-Length up to 64 KiB, else streamed."""
+) -> int:
+    """Sends a value read as `chunks`: with a Content-Length up to 64 KiB, else streamed.
+    Returns the bytes of the value sent."""
     head: list[bytes] = []
     size = 0
     try:
@@ -38,13 +39,15 @@ async def send_value(
                 {"type": "http.response.start", "status": 200, "headers": [*headers, length]}
             )
             await send({"type": "http.response.body", "body": b"".join(head)})
-            return
+            return size
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         try:
             await send({"type": "http.response.body", "body": b"".join(head), "more_body": True})
             async for chunk in chunks:
+                size += len(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
+            return size
         except Exception as e:
             raise AnswerStarted(str(e)) from e
     finally:

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 from edgekv import errors, limits
+from edgekv.analytics.counting import Usage, is_edge_hit
 from edgekv.compact import compact_json
 from edgekv.model import EntryWrite, StoredEntry
 from edgekv.server.asgi import ASGIApp, Message, Receive, Scope, Send
@@ -56,11 +57,13 @@ class ValueRoutes:
         authenticator: Authenticator,
         writes: Writes,
         clock: Callable[[], float],
+        usage: Usage | None = None,
     ) -> None:
         self.store = store
         self.authenticator = authenticator
         self.writes = writes
         self.clock = clock
+        self.usage = usage  # counts each operation once, where it is answered (None: off)
         self.elsewhere: ASGIApp | None = None  # the router: every other request goes there
         # Answer headers of small values, by (namespace, key), with the entry they were made
         # for: an edge answers a hot key with the same entry object until it changes.
@@ -125,15 +128,23 @@ class ValueRoutes:
         if cache_ttl is None and scope["query_string"]:
             cache_ttl = _cache_ttl(scope["query_string"])
         opened = await self.store.open_value(info.id, key, cache_ttl=cache_ttl, chunk_size=BUFFER)
+        usage = self.usage
         if opened is None:
+            if usage is not None:
+                usage.read(info, 0, False)  # a read of a missing key is billed too
             raise errors.KeyNotFound()
         entry, chunks = opened
         if isinstance(chunks, AsyncWholeValue) and len(chunks.value) <= BUFFER:
             headers = self._whole_headers(info.id, key, entry, len(chunks.value))
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": chunks.value})
+            if usage is not None:
+                status = entry.cache_status
+                usage.read(info, len(chunks.value), status == "HIT" or status == "STALE")
             return True
-        await send_value(send, chunks, _value_headers(entry))
+        size = await send_value(send, chunks, _value_headers(entry))
+        if usage is not None:
+            usage.read(info, size, is_edge_hit(entry.cache_status))
         return True
 
     def _whole_headers(self, namespace_id: str, key: str, entry: StoredEntry, size: int) -> Headers:
@@ -194,6 +205,8 @@ class ValueRoutes:
         finally:
             if not isinstance(write.value, bytes):
                 write.value.close()
+        if self.usage is not None:
+            self.usage.add(info, "write", 1, write.size)
         await send(
             {
                 "type": "http.response.start",
@@ -229,6 +242,8 @@ class ValueRoutes:
         info = await self.authenticator.namespace(scope, path, credentials)
         key = path_key(path.rest)  # type: ignore[arg-type]
         await self.store.delete_many(info.id, [key])
+        if self.usage is not None:
+            self.usage.add(info, "delete")
         await _WRITTEN(scope, _no_body, send)
         return True
 

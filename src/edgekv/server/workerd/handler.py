@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from edgekv import errors, limits
+from edgekv.analytics.counting import Usage, is_edge_hit, value_size
 from edgekv.api._async.kv import AsyncKV, AsyncNamespace
 from edgekv.compact import compact_json
 from edgekv.model import NamespaceInfo
@@ -53,6 +54,7 @@ def workerd_app(
     authorize: Authorize | None = None,
     writes: Writes | None = None,
     clock: Callable[[], float] = time.time,
+    usage: Usage | None = None,
 ) -> ASGIApp:
     """The workerd KV protocol over `kv`, as an ASGI app.
 
@@ -61,8 +63,9 @@ def workerd_app(
     request through. A request without a token is refused (401) before the namespace is looked
     up. Without `authorize` every request is allowed: only for a listener that nothing but a
     trusted workerd can reach.
+    `usage` counts each operation as Cloudflare bills it (analytics/counting.py).
     """
-    return _WorkerdApp(kv, authorize, writes or Writes(kv.store, group_commit=False), clock)
+    return _WorkerdApp(kv, authorize, writes or Writes(kv.store, group_commit=False), clock, usage)
 
 
 def token_authorizer(accounts: Accounts) -> Authorize:
@@ -123,8 +126,10 @@ class _WorkerdApp:
         authorize: Authorize | None,
         writes: Writes,
         clock: Callable[[], float],
+        usage: Usage | None,
     ) -> None:
         self.kv = kv
+        self.usage = usage
         self.writes = writes
         self.clock = clock
         self.authorize = authorize
@@ -157,19 +162,29 @@ class _WorkerdApp:
             if method != "GET":
                 raise MethodNotAllowed()
             await _list(ns, query, send)
+            self._count(ns, "list")
         elif path == b"/bulk/get" and method == "POST":
-            await _bulk_get(ns, await request.body(1 << 20), send)
+            keys, size = await _bulk_get(ns, await request.body(1 << 20), send)
+            self._count(ns, "read", keys, size)  # a bulk read is billed per key
         else:
             key = percent_decode(path[1:])
             if method == "GET":
-                await _get(ns, key, query, send)
+                size, hit = await _get(ns, key, query, send)
+                if self.usage is not None:
+                    self.usage.read(ns.info, size, hit)
             elif method == "PUT":
-                await self._put(ns.id, key, query, headers, request, send)
+                size = await self._put(ns.id, key, query, headers, request, send)
+                self._count(ns, "write", 1, size)
             elif method == "DELETE":
                 await ns.delete(key)
+                self._count(ns, "delete")
                 await _respond(send, 200, b"")
             else:
                 raise MethodNotAllowed()
+
+    def _count(self, ns: AsyncNamespace, action: str, requests: int = 1, size: int = 0) -> None:
+        if self.usage is not None:
+            self.usage.add(ns.info, action, requests, size)
 
     async def _put(
         self,
@@ -179,8 +194,9 @@ class _WorkerdApp:
         headers: dict[bytes, bytes],
         request: _Request,
         send: Send,
-    ) -> None:
-        """A value write, through the server's one write path (server/writes.py)."""
+    ) -> int:
+        """A value write, through the server's one write path (server/writes.py); returns
+        the bytes written."""
         params = _query(query)
         key = limits.validate_key(key)
         expiration = limits.resolve_expiration(
@@ -201,6 +217,7 @@ class _WorkerdApp:
             if not isinstance(write.value, bytes):
                 write.value.close()
         await _respond(send, 200, b"", [(b"etag", f'"{version}"'.encode())])
+        return write.size
 
     async def _namespace(self, headers: dict[bytes, bytes], *, write: bool) -> AsyncNamespace:
         token = credential(list(headers.items()))
@@ -227,12 +244,13 @@ class _WorkerdApp:
         return ns
 
 
-async def _get(ns: AsyncNamespace, key: str, query: bytes, send: Send) -> None:
+async def _get(ns: AsyncNamespace, key: str, query: bytes, send: Send) -> tuple[int, bool]:
+    """Answers a read; returns the bytes read and whether the edge's memory answered."""
     params = _query(query)
     got = await ns.get_with_metadata(key, "bytes", cache_ttl=_int_or_none(params, "cache_ttl"))
     if got.value is None:
         await _error(send, 404, "Not Found")
-        return
+        return 0, False
     headers = [(b"cf-cache-status", (got.cache_status or "MISS").encode())]
     if got.metadata is not None:
         headers.append((b"cf-kv-metadata", compact_json(got.metadata).encode()))
@@ -241,6 +259,7 @@ async def _get(ns: AsyncNamespace, key: str, query: bytes, send: Send) -> None:
     if got.version is not None:
         headers.append((b"etag", f'"{got.version}"'.encode()))
     await _respond(send, 200, got.value, headers)
+    return len(got.value), is_edge_hit(got.cache_status)
 
 
 async def _list(ns: AsyncNamespace, query: bytes, send: Send) -> None:
@@ -266,7 +285,8 @@ async def _list(ns: AsyncNamespace, query: bytes, send: Send) -> None:
     await _respond(send, 200, compact_json(body).encode(), _JSON)
 
 
-async def _bulk_get(ns: AsyncNamespace, raw: bytes, send: Send) -> None:
+async def _bulk_get(ns: AsyncNamespace, raw: bytes, send: Send) -> tuple[int, int]:
+    """Answers a bulk read; returns the keys read and the bytes of their values."""
     try:
         body = json.loads(raw)
     except ValueError as e:
@@ -286,9 +306,12 @@ async def _bulk_get(ns: AsyncNamespace, raw: bytes, send: Send) -> None:
             k: None if v is None else {"value": v.value, "metadata": v.metadata}
             for k, v in found.items()
         }
+        size = sum(value_size(v.value) for v in found.values() if v is not None)
     else:
         result = await ns.get(keys, type_, cache_ttl=ttl)
+        size = sum(map(value_size, result.values()))
     await _respond(send, 200, compact_json(result).encode(), _JSON)
+    return len(keys), size
 
 
 def _raw_path(scope: Scope) -> bytes:
