@@ -18,9 +18,11 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from edgekv.analytics.log import UsageLog
 from edgekv.server.accounts import Accounts
 from edgekv.server.asgi import ASGIApp
 from edgekv.server.auth import Authenticator
+from edgekv.server.dashboard.analytics import AnalyticsPage
 from edgekv.server.dashboard.editor import KeyPages
 from edgekv.server.dashboard.keys import KeyBrowser
 from edgekv.server.dashboard.live import LiveTail
@@ -39,6 +41,7 @@ def dashboard(
     accounts: Accounts,
     authenticator: Authenticator,
     writes: Writes,
+    usage_log: UsageLog,
     clock: Callable[[], float] = time.time,
 ) -> Mount:
     """The dashboard, to mount among the server's routes."""
@@ -56,6 +59,7 @@ def dashboard(
             *KeyBrowser(site).routes(),
             *KeyPages(site).routes(),
             *LiveTail(site).routes(),
+            *AnalyticsPage(site, usage_log).routes(),
             Mount("/static", StaticFiles(directory=HERE / "static")),
         ],
         exception_handlers={HTTPException: not_found},
