@@ -16,6 +16,7 @@ from edgekv.server.run import echo_lines, is_loopback, serve, startup_lines
 from edgekv.server.workers import Supervisor, workers_for
 
 DEFAULT_PORT = 8787  # as `wrangler dev`
+METRICS_HOST = "127.0.0.1"  # /metrics is for this machine only (docs/metrics.md)
 _UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
 
 
@@ -114,6 +115,13 @@ def parse_size(text: str) -> int:
     help="Do not serve the web dashboard at /dashboard (env EDGEKV_NO_DASHBOARD).",
 )
 @click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    envvar="EDGEKV_METRICS_PORT",
+    help="Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (loopback only; with "
+    "--workers N, worker i on PORT+i); 0 picks a free port (env EDGEKV_METRICS_PORT).",
+)
+@click.option(
     "--graceful-timeout",
     default=30.0,
     show_default=True,
@@ -134,6 +142,7 @@ def serve_command(
     workers: int | None,
     relay_secret: str | None,
     no_dashboard: bool,
+    metrics_port: int | None,
     graceful_timeout: float,
 ) -> None:
     """Serve the Cloudflare KV REST API (and workerd's KV protocol) over a store."""
@@ -147,6 +156,10 @@ def serve_command(
         workers = workers_for(workers, url, relay=bool(relay_secret))
     except ValueError as e:
         raise click.UsageError(str(e)) from None
+    if metrics_port == 0 and workers > 1:
+        raise click.UsageError(
+            "--metrics-port 0 needs --workers 1: each worker serves its metrics on PORT+i."
+        )
     if relay_secret and parse_size(cache_size) == 0:
         raise click.UsageError(
             "A relay answers edges from its memory: --cache-size must be above 0."
@@ -176,9 +189,13 @@ def serve_command(
             workerd_port,
             graceful_timeout,
             dashboard=not no_dashboard,
+            metrics_port=metrics_port,
         )
         return
-    app = make_app(workerd_listen=None if workerd_port is None else (host, workerd_port))
+    app = make_app(
+        workerd_listen=None if workerd_port is None else (host, workerd_port),
+        metrics_listen=None if metrics_port is None else (METRICS_HOST, metrics_port),
+    )
 
     def on_listening(bound_host: str, bound_port: int) -> None:
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
@@ -191,6 +208,9 @@ def serve_command(
             workerd_port=getattr(app.state, "workerd_port", None),
             dashboard=not no_dashboard,
         )
+        scraped = getattr(app.state, "metrics_port", None)
+        if scraped is not None:
+            lines.append(f"  metrics: http://{METRICS_HOST}:{scraped}/metrics (Prometheus)")
         echo_lines(lines)
 
     serve(app, host, port, on_listening=on_listening, graceful_timeout=graceful_timeout)
@@ -210,6 +230,7 @@ def serve_node(
     graceful_timeout: float,
     *,
     dashboard: bool,
+    metrics_port: int | None = None,
 ) -> None:
     """`--workers N` (N > 1): a supervisor and N workers on one port (server/workers.py)."""
 
@@ -218,7 +239,14 @@ def serve_node(
         lines = startup_lines(
             f"http://{shown}:{bound_port}", account, url, not no_auth, wport, dashboard
         )
-        echo_lines([*lines, f"  workers: {workers} (one node: read-your-writes across them)"])
+        lines.append(f"  workers: {workers} (one node: read-your-writes across them)")
+        if metrics_port is not None:
+            last = metrics_port + workers - 1
+            lines.append(
+                f"  metrics: http://{METRICS_HOST}:{metrics_port}..{last}/metrics "
+                "(Prometheus; one port per worker)"
+            )
+        echo_lines(lines)
 
     try:
         supervisor = Supervisor(
@@ -229,6 +257,7 @@ def serve_node(
             on_listening=on_listening,
             workerd_port=workerd_port,
             graceful_timeout=graceful_timeout,
+            metrics_port=metrics_port,
         )
     except OSError as e:
         raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror}") from None

@@ -31,6 +31,8 @@ from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.server.auth import Authenticator, AuthMiddleware
 from edgekv.server.dashboard import dashboard as web_dashboard
 from edgekv.server.envelope import MethodNotAllowed, NoRoute, failure, ok
+from edgekv.server.metrics import Metrics, MetricsListener, RequestMetrics
+from edgekv.server.metrics.requests import ROUTE
 from edgekv.server.openapi import openapi_document
 from edgekv.server.paths import NAMESPACES, raw_path, v4_path
 from edgekv.server.records import Records
@@ -65,6 +67,7 @@ def create_app(
     around: Callable[[ASGIApp], ASGIApp] | None = None,
     relay_secret: str | None = None,
     dashboard: bool = True,
+    metrics_listen: tuple[str, int] | None = None,
 ) -> EdgeKVApp:
     """The server over a store (or a store URL, which the app then opens and closes).
 
@@ -83,6 +86,8 @@ def create_app(
     `relay_secret` makes the server a relay that edges take their data from (server/relay.py);
     a relay answers them from its edge's memory, so it needs `cache_size`.
     `dashboard=False` leaves out the web dashboard at /dashboard (server/dashboard/).
+    `metrics_listen=(host, port)` serves Prometheus metrics at /metrics on a port of its own
+    (server/metrics/); without it, requests are not counted at all.
     """
     owned = isinstance(store, str)
     opened: AsyncStore = store_from_url(store, clock=clock) if isinstance(store, str) else store
@@ -132,8 +137,14 @@ def create_app(
         if edge is not None:
             await edge.start_following()
         listener = None
+        scraped = None
+        if metrics is not None and metrics_listen is not None:
+            scraped = await MetricsListener(metrics, *metrics_listen).start()
+            app.state.metrics_port = scraped.port
         if workerd_listen is not None:
             served = await workerd_protocol()
+            if counted is not None:
+                served = counted.around(served, "workerd")
             served = served if around is None else around(served)
             if isinstance(workerd_listen, socket.socket):
                 listener = await WorkerdListener(served, sock=workerd_listen).start()
@@ -143,6 +154,8 @@ def create_app(
         try:
             yield
         finally:
+            if scraped is not None:
+                await scraped.aclose()
             if listener is not None:
                 await listener.aclose()
             if owned:
@@ -151,6 +164,10 @@ def create_app(
                 await edge.stop_following()
 
     workerd: list[ASGIApp] = []
+    counted = metrics = None
+    if metrics_listen is not None:
+        counted = RequestMetrics(values)  # its app is set once the entry is known, below
+        metrics = Metrics(counted, edge)
 
     async def workerd_protocol() -> ASGIApp:
         """The workerd protocol app, made once the default account is known: titles in
@@ -185,10 +202,17 @@ def create_app(
     app.state.store = opened
     app.state.accounts = accounts
     app.state.writes = writes
+    app.state.metrics = metrics
     app.add_middleware(AuthMiddleware, authenticator=authenticator)
     app.add_middleware(WorkerdDispatch, workerd=workerd_protocol)
     values.elsewhere = app.full
     entry: ASGIApp = values if values_before_router else app.full
+    if counted is not None:
+        # In front of the router only: the value routes, entered first, count themselves.
+        counted.app = app.full
+        values.elsewhere = counted
+        values.count_into(counted)
+        entry = values if values_before_router else counted
     app.entry = AccessLogMiddleware(entry) if access_log else entry
     if around is not None:
         app.entry = around(app.entry)
@@ -256,6 +280,7 @@ class WorkerdDispatch:
         if scope["type"] == "http" and any(
             name in _WORKERD_HEADERS for name, _ in scope["headers"]
         ):
+            scope[ROUTE] = "workerd"
             await (await self.workerd())(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -108,7 +108,14 @@ class EdgeStore:
         self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
         self.feed_flushes = 0
+        self.feed_reconnects = 0  # times the feed came back after a cut
+        self.feed_applied: str | None = None  # the feed position applied up to
         self.feed_read_at = 0.0  # time.monotonic() when the page last applied was asked for
+
+    @property
+    def follows_feed(self) -> bool:
+        """Whether this edge reads the central store's change feed itself."""
+        return self._follow
 
     @property
     def capabilities(self) -> Capabilities:
@@ -441,7 +448,9 @@ class EdgeStore:
                 if page.behind:
                     self.flush()
                 self.apply_changes(page.changes)
-                position = page.position
+                position = self.feed_applied = page.position
+                if not self.feed_healthy:
+                    self.feed_reconnects += 1
                 self.feed_healthy = True
                 backoff = 0.05
                 read = len(page.changes) + page.left_out
@@ -581,6 +590,7 @@ class EdgeStore:
         return {
             "feed_healthy": self.feed_healthy,
             "feed_flushes": self.feed_flushes,
+            "feed_reconnects": self.feed_reconnects,
             "cache_bytes": self.memory.bytes,
             "cache_max_bytes": self.memory.max_bytes,
             "cache_items": len(self.memory.items),
