@@ -12,6 +12,7 @@ import click
 
 from edgekv.cli.store_choice import resolve_store_url
 from edgekv.server.app import EdgeKVApp, create_app
+from edgekv.server.cloudflare_limits import PLANS
 from edgekv.server.run import echo_lines, is_loopback, serve, startup_lines
 from edgekv.server.workers import Supervisor, workers_for
 
@@ -115,6 +116,23 @@ def parse_size(text: str) -> int:
     help="Do not serve the web dashboard at /dashboard (env EDGEKV_NO_DASHBOARD).",
 )
 @click.option(
+    "--limits",
+    type=click.Choice(sorted(PLANS)),
+    envvar="EDGEKV_LIMITS",
+    help="Refuse what Workers KV on that plan would, with Cloudflare's errors: 1 write per "
+    "second per key; on the Free plan also the daily quotas and the 1 GB storage cap. Off by "
+    "default; runs one worker (env EDGEKV_LIMITS).",
+)
+@click.option(
+    "--propagation-delay",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    envvar="EDGEKV_PROPAGATION_DELAY",
+    help="Seconds before this edge applies a write another edge made, as Workers KV's "
+    "locations see writes up to 60 s late; the writing edge reads its own write at once. "
+    "Off (0) by default (env EDGEKV_PROPAGATION_DELAY).",
+)
+@click.option(
     "--metrics-port",
     type=click.IntRange(min=0, max=65535),
     envvar="EDGEKV_METRICS_PORT",
@@ -142,6 +160,8 @@ def serve_command(
     workers: int | None,
     relay_secret: str | None,
     no_dashboard: bool,
+    limits: str | None,
+    propagation_delay: float,
     metrics_port: int | None,
     graceful_timeout: float,
 ) -> None:
@@ -152,8 +172,14 @@ def serve_command(
             "anyone who can reach the server could read and write every namespace."
         )
     url = resolve_store_url(store, data_dir)
+    if limits and workers is not None and workers > 1:
+        raise click.UsageError("--workers must be 1 with --limits: it counts in one process.")
+    if propagation_delay and parse_size(cache_size) == 0:
+        raise click.UsageError(
+            "--propagation-delay holds changes in the edge's memory: --cache-size must be above 0."
+        )
     try:
-        workers = workers_for(workers, url, relay=bool(relay_secret))
+        workers = 1 if limits else workers_for(workers, url, relay=bool(relay_secret))
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     if metrics_port == 0 and workers > 1:
@@ -177,6 +203,8 @@ def serve_command(
         serve_stale=serve_stale,
         relay_secret=relay_secret,
         dashboard=not no_dashboard,
+        limits=PLANS[limits] if limits else None,
+        propagation_delay=propagation_delay,
     )
     if workers > 1:
         serve_node(
@@ -208,6 +236,10 @@ def serve_command(
             workerd_port=getattr(app.state, "workerd_port", None),
             dashboard=not no_dashboard,
         )
+        if limits:
+            lines.append(f"  limits: {limits} (Workers KV's, per server: docs/emulation.md)")
+        if propagation_delay:
+            lines.append(f"  propagation delay: {propagation_delay:g} s for other edges' writes")
         scraped = getattr(app.state, "metrics_port", None)
         if scraped is not None:
             lines.append(f"  metrics: http://{METRICS_HOST}:{scraped}/metrics (Prometheus)")

@@ -29,6 +29,7 @@ from edgekv.server.access_log import AccessLogMiddleware
 from edgekv.server.accounts import Accounts
 from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.server.auth import Authenticator, AuthMiddleware
+from edgekv.server.cloudflare_limits import CloudflareLimits, Plan
 from edgekv.server.dashboard import dashboard as web_dashboard
 from edgekv.server.envelope import MethodNotAllowed, NoRoute, failure, ok
 from edgekv.server.metrics import Metrics, MetricsListener, RequestMetrics
@@ -68,6 +69,8 @@ def create_app(
     relay_secret: str | None = None,
     dashboard: bool = True,
     metrics_listen: tuple[str, int] | None = None,
+    limits: Plan | None = None,
+    propagation_delay: float = 0.0,
 ) -> EdgeKVApp:
     """The server over a store (or a store URL, which the app then opens and closes).
 
@@ -88,11 +91,19 @@ def create_app(
     `dashboard=False` leaves out the web dashboard at /dashboard (server/dashboard/).
     `metrics_listen=(host, port)` serves Prometheus metrics at /metrics on a port of its own
     (server/metrics/); without it, requests are not counted at all.
+    `limits` refuses what that Workers KV plan would (server/cloudflare_limits.py), and
+    `propagation_delay` seconds hold other edges' changes before this edge applies them
+    (edge/_async/edge_store.py): Cloudflare's limits and consistency, on demand
+    (docs/emulation.md).
     """
     owned = isinstance(store, str)
     opened: AsyncStore = store_from_url(store, clock=clock) if isinstance(store, str) else store
     edge = None
     records = None
+    if propagation_delay > 0 and cache_size <= 0:
+        raise errors.BadRequest(
+            "A propagation delay holds changes in an edge's memory: give it a cache_size."
+        )
     if cache_size > 0:
         # A store the app opened is written through this edge only (exclusive).
         edge = AsyncEdgeStore(
@@ -103,6 +114,7 @@ def create_app(
             exclusive=owned and not relay_secret,
             clock=clock,
             follow_feed=follow_feed,
+            propagation_delay=propagation_delay,
         )
         records = Records(edge.default_cache_ttl, clock)
         edge.observers.append(records)
@@ -110,8 +122,15 @@ def create_app(
     accounts = Accounts(opened, records)
     authenticator = Authenticator(accounts, enabled=auth)
     writes = Writes(opened, group_commit=opened.capabilities.group_commit)
-    values = ValueRoutes(opened, authenticator, writes, clock)
-    rest = RestAPI(opened, authenticator, clock)
+    # What clients reach: under `limits`, every Workers KV operation passes the plan's limits
+    # first, one write at a time (a group commit would fail every write of a batch for one).
+    served: AsyncStore = opened
+    served_writes = writes
+    if limits is not None:
+        served = CloudflareLimits(opened, limits, clock)
+        served_writes = Writes(served, group_commit=False)
+    values = ValueRoutes(served, authenticator, served_writes, clock)
+    rest = RestAPI(served, authenticator, clock)
     identity = IdentityAPI(accounts)
     relay_routes = []
     if relay_secret:
@@ -174,9 +193,9 @@ def create_app(
         X-EdgeKV-Namespace are looked up in it."""
         if not workerd:
             account = await accounts.default_account()
-            kv = AsyncKV(opened, account_id=account.id, clock=clock)
+            kv = AsyncKV(served, account_id=account.id, clock=clock)
             authorize = token_authorizer(accounts) if auth else None
-            workerd.append(workerd_app(kv, authorize, writes, clock))
+            workerd.append(workerd_app(kv, authorize, served_writes, clock))
         return workerd[0]
 
     app = EdgeKVApp(
@@ -190,7 +209,11 @@ def create_app(
             Route(NAMESPACES + "/{namespace_id}/values/{key:key}", _ValueRoute(values)),
             *FeedAPI(opened).routes(),
             *relay_routes,
-            *([web_dashboard(opened, accounts, authenticator, writes, clock)] if dashboard else []),
+            *(
+                [web_dashboard(served, accounts, authenticator, served_writes, clock)]
+                if dashboard
+                else []
+            ),
         ],
         exception_handlers={
             errors.KVError: _kv_error,
