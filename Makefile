@@ -7,7 +7,7 @@ SERVE_STAMP := $(VENV)/.installed-server
 NODE := tests/e2e/node
 NODE_STAMP := $(NODE)/node_modules/.installed
 
-.PHONY: serve test lint bench bench-tools browser-tools unasync clean
+.PHONY: serve test lint bench bench-tools browser-tools prometheus-tools unasync clean
 
 # The server alone (`make serve`): edgekv and what it runs on, none of the test tools.
 $(SERVE_STAMP): pyproject.toml
@@ -35,12 +35,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint $(NODE_STAMP) browser-tools
+test: lint $(NODE_STAMP) browser-tools prometheus-tools
 	$(BIN)/pytest
 
 # Debian's chromium, which Playwright (the dev extra) drives in the dashboard's browser tests.
 browser-tools:
 	command -v chromium >/dev/null || apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
+
+# Debian's Prometheus, which scrapes `edgekv serve --metrics-port` and runs the Grafana
+# dashboard's queries in tests/server/test_grafana.py.
+prometheus-tools:
+	command -v prometheus >/dev/null || apt-get install -y prometheus || (apt-get update && apt-get install -y prometheus)
 
 # wrk (Debian) loads the server in bench_server; Miniflare, its anchor, comes with the npm tools.
 bench-tools:

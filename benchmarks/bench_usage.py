@@ -117,9 +117,9 @@ def bench_served(work: Path, data: Path, path: str, token: str) -> bool:
     """`edgekv serve` against `edgekv serve --no-usage` under wrk, interleaved."""
     served: list[server_procs.Served] = []
     try:
-        on = server_procs.start_edgekv(data)
+        on = server_procs.start_edgekv(data, name="counting on")
         served.append(on)
-        off = server_procs.start_edgekv(data, "--no-usage")
+        off = server_procs.start_edgekv(data, "--no-usage", name="counting off")
         served.append(off)
         get = server_wrk.lua_script(work, "get", headers={"Authorization": f"Bearer {token}"})
 

@@ -95,12 +95,11 @@ def edgekv_admin(data_dir: Path, *args: str) -> str:
     return done.stdout.decode().strip()
 
 
-def start_edgekv(data_dir: Path, *options: str) -> Served:
+def start_edgekv(data_dir: Path, *flags: str, name: str = "edgekv serve") -> Served:
     """`edgekv serve` on the embedded SQLite store in `data_dir`, with auth, as users run it
-    (with `options` added: `--no-usage`)."""
+    (and `flags`)."""
     command = [EDGEKV, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir)]
-    command += options
-    return Served(" ".join(["edgekv serve", *options]), command, data_dir, _env(data_dir))
+    return Served(name, [*command, *flags], data_dir, _env(data_dir))
 
 
 def start_routed(data_dir: Path) -> Served:

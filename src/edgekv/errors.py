@@ -4,7 +4,7 @@ Each error carries its HTTP status, its Cloudflare error code and the exact mess
 Workers KV contract, so the server turns any of them into an envelope without special cases and
 the Python API raises the same words a Worker would see.
 
-Codes Cloudflare publishes (10000, 10009, 10013, 10014; 7000 and 7003 in the server) are kept;
+Codes Cloudflare publishes (10000, 10009, 10013, 10014, 10048; 7000 and 7003 in the server) are kept;
 the codes for validation errors are edgekv's own choice (Cloudflare does not document them) and
 are listed in docs/errors.md.
 """
@@ -157,6 +157,25 @@ class StoreUnavailable(KVError):
     status = 503
     code = 10102
     default_message = "central store unavailable"
+
+
+class TooManyWrites(KVError):
+    """A second write to one key within a second, refused under `edgekv serve --limits`
+    (Cloudflare's limit: 1 write per second per key). A Worker sees Cloudflare's own error,
+    `KV PUT failed: 429 Too Many Requests`; the code is edgekv's (Cloudflare publishes none)."""
+
+    status = 429
+    code = 10103
+    default_message = "Too Many Requests"
+
+
+class FreeLimitExceeded(KVError):
+    """A Free plan's daily quota (reads, writes, deletes, lists) or storage cap, under
+    `edgekv serve --limits cloudflare-free`: Cloudflare's code and message."""
+
+    status = 429
+    code = 10048
+    default_message = "your account has reached the free usage limit for this operation for today"
 
 
 CALLER_ERRORS: tuple[type[KVError], ...] = (InvalidKey, KeyTooLong, InvalidType)

@@ -69,6 +69,8 @@ def redis_url() -> str:
     """The test Redis with this session's key prefix."""
     require(_port_open(REDIS_URL, 6379), f"Redis at {REDIS_URL}")
     if "redis" not in _cleanups:
+        import redis  # noqa: F401  (now: at exit, its import can no longer register its own)
+
         _cleanups.append("redis")
         atexit.register(_drop_redis_keys)
     sep = "&" if "?" in REDIS_URL else "?"

@@ -7,6 +7,7 @@ import click
 from edgekv import __version__
 from edgekv.cli.account_token import account, token
 from edgekv.cli.analytics import analytics
+from edgekv.cli.audit import audit_command
 from edgekv.cli.backup import backup, restore
 from edgekv.cli.common import Group
 from edgekv.cli.kv_group import kv
@@ -41,3 +42,4 @@ main.add_command(token)
 main.add_command(backup)
 main.add_command(restore)
 main.add_command(analytics)
+main.add_command(audit_command)

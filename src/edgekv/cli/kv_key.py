@@ -19,6 +19,7 @@ from edgekv.cli.common import (
     resolve_namespace,
     store_options,
 )
+from edgekv.cli.prefix_delete import delete_prefix, literal_star
 from edgekv.compact import compact_json
 
 
@@ -141,12 +142,37 @@ def list_(prefix: str | None, limit: int | None, cursor: str | None) -> None:
 
 
 @key.command()
-@click.argument("name", metavar="KEY")
+@click.argument("name", metavar="[KEY]", required=False)
+@click.option(
+    "--prefix",
+    help="Delete every key that starts with this (all pages, in bulk deletes of 10,000).",
+)
+@click.option("--dry-run", is_flag=True, help="With --prefix: print the count and some keys.")
+@click.option(
+    "--force", "-f", "-y", is_flag=True, help="With --prefix: do not ask (needed off a terminal)."
+)
 @namespace_options
 @store_options
-def delete(name: str) -> None:
-    """Delete KEY (a missing key is no error)."""
+def delete(name: str | None, prefix: str | None, dry_run: bool, force: bool) -> None:
+    """Delete KEY (a missing key is no error), or with --prefix every key under a prefix.
+
+    Keys are literal: `cache:temp:*` is one key of that name. --prefix lists the keys first,
+    asks (on a terminal; elsewhere it needs --force), deletes them under a progress bar and
+    prints how many; --dry-run prints the count and the first keys, and deletes nothing.
+    """
+    if (name is None) == (prefix is None):
+        raise CLIError(
+            "Give either a KEY or --prefix, not both." if name else "Give a KEY or --prefix."
+        )
+    if prefix is None and dry_run:
+        raise CLIError("--dry-run goes with --prefix.")
     with open_kv() as kv:
         ns = resolve_namespace(kv)
+        if prefix is not None:
+            delete_prefix(ns, prefix, dry_run=dry_run, force=force)
+            return
+        assert name is not None
+        if "*" in name:
+            literal_star(name)
         click.echo(f'Deleting the key "{name}" on namespace id: "{ns.id}".')
         ns.delete(name)

@@ -12,10 +12,12 @@ import click
 
 from edgekv.cli.store_choice import resolve_store_url
 from edgekv.server.app import EdgeKVApp, create_app
+from edgekv.server.cloudflare_limits import PLANS
 from edgekv.server.run import echo_lines, is_loopback, serve, startup_lines
 from edgekv.server.workers import Supervisor, workers_for
 
 DEFAULT_PORT = 8787  # as `wrangler dev`
+METRICS_HOST = "127.0.0.1"  # /metrics is for this machine only (docs/metrics.md)
 _UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
 
 
@@ -120,6 +122,30 @@ def parse_size(text: str) -> int:
     help="Do not count operations for usage analytics (docs/analytics.md) (env EDGEKV_NO_USAGE).",
 )
 @click.option(
+    "--limits",
+    type=click.Choice(sorted(PLANS)),
+    envvar="EDGEKV_LIMITS",
+    help="Refuse what Workers KV on that plan would, with Cloudflare's errors: 1 write per "
+    "second per key; on the Free plan also the daily quotas and the 1 GB storage cap. Off by "
+    "default; runs one worker (env EDGEKV_LIMITS).",
+)
+@click.option(
+    "--propagation-delay",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    envvar="EDGEKV_PROPAGATION_DELAY",
+    help="Seconds before this edge applies a write another edge made, as Workers KV's "
+    "locations see writes up to 60 s late; the writing edge reads its own write at once. "
+    "Off (0) by default (env EDGEKV_PROPAGATION_DELAY).",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    envvar="EDGEKV_METRICS_PORT",
+    help="Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (loopback only; with "
+    "--workers N, worker i on PORT+i); 0 picks a free port (env EDGEKV_METRICS_PORT).",
+)
+@click.option(
     "--graceful-timeout",
     default=30.0,
     show_default=True,
@@ -141,6 +167,9 @@ def serve_command(
     relay_secret: str | None,
     no_dashboard: bool,
     no_usage: bool,
+    limits: str | None,
+    propagation_delay: float,
+    metrics_port: int | None,
     graceful_timeout: float,
 ) -> None:
     """Serve the Cloudflare KV REST API (and workerd's KV protocol) over a store."""
@@ -150,10 +179,20 @@ def serve_command(
             "anyone who can reach the server could read and write every namespace."
         )
     url = resolve_store_url(store, data_dir)
+    if limits and workers is not None and workers > 1:
+        raise click.UsageError("--workers must be 1 with --limits: it counts in one process.")
+    if propagation_delay and parse_size(cache_size) == 0:
+        raise click.UsageError(
+            "--propagation-delay holds changes in the edge's memory: --cache-size must be above 0."
+        )
     try:
-        workers = workers_for(workers, url, relay=bool(relay_secret))
+        workers = 1 if limits else workers_for(workers, url, relay=bool(relay_secret))
     except ValueError as e:
         raise click.UsageError(str(e)) from None
+    if metrics_port == 0 and workers > 1:
+        raise click.UsageError(
+            "--metrics-port 0 needs --workers 1: each worker serves its metrics on PORT+i."
+        )
     if relay_secret and parse_size(cache_size) == 0:
         raise click.UsageError(
             "A relay answers edges from its memory: --cache-size must be above 0."
@@ -172,6 +211,8 @@ def serve_command(
         relay_secret=relay_secret,
         dashboard=not no_dashboard,
         usage=not no_usage,
+        limits=PLANS[limits] if limits else None,
+        propagation_delay=propagation_delay,
     )
     if workers > 1:
         serve_node(
@@ -184,9 +225,13 @@ def serve_command(
             workerd_port,
             graceful_timeout,
             dashboard=not no_dashboard,
+            metrics_port=metrics_port,
         )
         return
-    app = make_app(workerd_listen=None if workerd_port is None else (host, workerd_port))
+    app = make_app(
+        workerd_listen=None if workerd_port is None else (host, workerd_port),
+        metrics_listen=None if metrics_port is None else (METRICS_HOST, metrics_port),
+    )
 
     def on_listening(bound_host: str, bound_port: int) -> None:
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
@@ -199,6 +244,13 @@ def serve_command(
             workerd_port=getattr(app.state, "workerd_port", None),
             dashboard=not no_dashboard,
         )
+        if limits:
+            lines.append(f"  limits: {limits} (Workers KV's, per server: docs/emulation.md)")
+        if propagation_delay:
+            lines.append(f"  propagation delay: {propagation_delay:g} s for other edges' writes")
+        scraped = getattr(app.state, "metrics_port", None)
+        if scraped is not None:
+            lines.append(f"  metrics: http://{METRICS_HOST}:{scraped}/metrics (Prometheus)")
         echo_lines(lines)
 
     serve(app, host, port, on_listening=on_listening, graceful_timeout=graceful_timeout)
@@ -218,6 +270,7 @@ def serve_node(
     graceful_timeout: float,
     *,
     dashboard: bool,
+    metrics_port: int | None = None,
 ) -> None:
     """`--workers N` (N > 1): a supervisor and N workers on one port (server/workers.py)."""
 
@@ -226,7 +279,14 @@ def serve_node(
         lines = startup_lines(
             f"http://{shown}:{bound_port}", account, url, not no_auth, wport, dashboard
         )
-        echo_lines([*lines, f"  workers: {workers} (one node: read-your-writes across them)"])
+        lines.append(f"  workers: {workers} (one node: read-your-writes across them)")
+        if metrics_port is not None:
+            last = metrics_port + workers - 1
+            lines.append(
+                f"  metrics: http://{METRICS_HOST}:{metrics_port}..{last}/metrics "
+                "(Prometheus; one port per worker)"
+            )
+        echo_lines(lines)
 
     try:
         supervisor = Supervisor(
@@ -237,6 +297,7 @@ def serve_node(
             on_listening=on_listening,
             workerd_port=workerd_port,
             graceful_timeout=graceful_timeout,
+            metrics_port=metrics_port,
         )
     except OSError as e:
         raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror}") from None

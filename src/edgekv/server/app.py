@@ -31,9 +31,12 @@ from edgekv.server.access_log import AccessLogMiddleware
 from edgekv.server.accounts import Accounts
 from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.server.auth import Authenticator, AuthMiddleware
+from edgekv.server.cloudflare_limits import CloudflareLimits, Plan
 from edgekv.server.dashboard import dashboard as web_dashboard
 from edgekv.server.envelope import MethodNotAllowed, NoRoute, failure, ok
 from edgekv.server.graphql.route import graphql_route
+from edgekv.server.metrics import Metrics, MetricsListener, RequestMetrics
+from edgekv.server.metrics.requests import ROUTE
 from edgekv.server.openapi import openapi_document
 from edgekv.server.paths import NAMESPACES, raw_path, v4_path
 from edgekv.server.records import Records
@@ -70,6 +73,9 @@ def create_app(
     dashboard: bool = True,
     usage: bool = True,
     usage_flush_seconds: float = FLUSH_SECONDS,
+    metrics_listen: tuple[str, int] | None = None,
+    limits: Plan | None = None,
+    propagation_delay: float = 0.0,
 ) -> EdgeKVApp:
     """The server over a store (or a store URL, which the app then opens and closes).
 
@@ -91,11 +97,21 @@ def create_app(
     `usage=False` counts no operations for usage analytics; otherwise they are counted in
     memory and written to the store every `usage_flush_seconds` and at shutdown
     (docs/analytics.md); `POST /client/v4/graphql` answers from what every server wrote.
+    `metrics_listen=(host, port)` serves Prometheus metrics at /metrics on a port of its own
+    (server/metrics/); without it, requests are not counted at all.
+    `limits` refuses what that Workers KV plan would (server/cloudflare_limits.py), and
+    `propagation_delay` seconds hold other edges' changes before this edge applies them
+    (edge/_async/edge_store.py): Cloudflare's limits and consistency, on demand
+    (docs/emulation.md).
     """
     owned = isinstance(store, str)
     opened: AsyncStore = store_from_url(store, clock=clock) if isinstance(store, str) else store
     edge = None
     records = None
+    if propagation_delay > 0 and cache_size <= 0:
+        raise errors.BadRequest(
+            "A propagation delay holds changes in an edge's memory: give it a cache_size."
+        )
     if cache_size > 0:
         # A store the app opened is written through this edge only (exclusive).
         edge = AsyncEdgeStore(
@@ -106,6 +122,7 @@ def create_app(
             exclusive=owned and not relay_secret,
             clock=clock,
             follow_feed=follow_feed,
+            propagation_delay=propagation_delay,
         )
         records = Records(edge.default_cache_ttl, clock)
         edge.observers.append(records)
@@ -115,8 +132,15 @@ def create_app(
     writes = Writes(opened, group_commit=opened.capabilities.group_commit)
     counter = Usage(clock) if usage else None
     usage_log = UsageLog(opened, counter, clock=clock)
-    values = ValueRoutes(opened, authenticator, writes, clock, counter)
-    rest = RestAPI(opened, authenticator, clock, counter)
+    # What clients reach: under `limits`, every Workers KV operation passes the plan's limits
+    # first, one write at a time (a group commit would fail every write of a batch for one).
+    served: AsyncStore = opened
+    served_writes = writes
+    if limits is not None:
+        served = CloudflareLimits(opened, limits, clock)
+        served_writes = Writes(served, group_commit=False)
+    values = ValueRoutes(served, authenticator, served_writes, clock, counter)
+    rest = RestAPI(served, authenticator, clock, counter)
     identity = IdentityAPI(accounts)
     relay_routes = []
     if relay_secret:
@@ -144,17 +168,25 @@ def create_app(
         if counter is not None:
             usage_log.start(usage_flush_seconds)
         listener = None
+        scraped = None
+        if metrics is not None and metrics_listen is not None:
+            scraped = await MetricsListener(metrics, *metrics_listen).start()
+            app.state.metrics_port = scraped.port
         if workerd_listen is not None:
-            served = await workerd_protocol()
-            served = served if around is None else around(served)
+            protocol_app = await workerd_protocol()
+            if counted is not None:
+                protocol_app = counted.around(protocol_app, "workerd")
+            protocol_app = protocol_app if around is None else around(protocol_app)
             if isinstance(workerd_listen, socket.socket):
-                listener = await WorkerdListener(served, sock=workerd_listen).start()
+                listener = await WorkerdListener(protocol_app, sock=workerd_listen).start()
             else:
-                listener = await WorkerdListener(served, *workerd_listen).start()
+                listener = await WorkerdListener(protocol_app, *workerd_listen).start()
             app.state.workerd_port = listener.port
         try:
             yield
         finally:
+            if scraped is not None:
+                await scraped.aclose()
             if listener is not None:
                 await listener.aclose()
             if counter is not None:
@@ -165,15 +197,19 @@ def create_app(
                 await edge.stop_following()
 
     workerd: list[ASGIApp] = []
+    counted = metrics = None
+    if metrics_listen is not None:
+        counted = RequestMetrics(values)  # its app is set once the entry is known, below
+        metrics = Metrics(counted, edge)
 
     async def workerd_protocol() -> ASGIApp:
         """The workerd protocol app, made once the default account is known: titles in
         X-EdgeKV-Namespace are looked up in it."""
         if not workerd:
             account = await accounts.default_account()
-            kv = AsyncKV(opened, account_id=account.id, clock=clock)
+            kv = AsyncKV(served, account_id=account.id, clock=clock)
             authorize = token_authorizer(accounts) if auth else None
-            workerd.append(workerd_app(kv, authorize, writes, clock, counter))
+            workerd.append(workerd_app(kv, authorize, served_writes, clock, counter))
         return workerd[0]
 
     app = EdgeKVApp(
@@ -188,7 +224,11 @@ def create_app(
             *FeedAPI(opened).routes(),
             graphql_route(usage_log),
             *relay_routes,
-            *([web_dashboard(opened, accounts, authenticator, writes, usage_log, clock)] if dashboard else []),
+            *(
+                [web_dashboard(served, accounts, authenticator, served_writes, usage_log, clock)]
+                if dashboard
+                else []
+            ),
         ],
         exception_handlers={
             errors.KVError: _kv_error,
@@ -201,10 +241,17 @@ def create_app(
     app.state.accounts = accounts
     app.state.writes = writes
     app.state.usage_log = usage_log
+    app.state.metrics = metrics
     app.add_middleware(AuthMiddleware, authenticator=authenticator)
     app.add_middleware(WorkerdDispatch, workerd=workerd_protocol)
     values.elsewhere = app.full
     entry: ASGIApp = values if values_before_router else app.full
+    if counted is not None:
+        # In front of the router only: the value routes, entered first, count themselves.
+        counted.app = app.full
+        values.elsewhere = counted
+        values.count_into(counted)
+        entry = values if values_before_router else counted
     app.entry = AccessLogMiddleware(entry) if access_log else entry
     if around is not None:
         app.entry = around(app.entry)
@@ -272,6 +319,7 @@ class WorkerdDispatch:
         if scope["type"] == "http" and any(
             name in _WORKERD_HEADERS for name, _ in scope["headers"]
         ):
+            scope[ROUTE] = "workerd"
             await (await self.workerd())(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -47,7 +47,7 @@ _POLL = 0.1
 _YOUNG = 5.0  # a worker that dies sooner than this after its start makes the next wait longer
 _MAX_PAUSE = 5.0
 
-# make_app(follow_feed=, workerd_listen=, around=) -> the app a worker serves
+# make_app(follow_feed=, workerd_listen=, around=, metrics_listen=) -> the app a worker serves
 AppFactory = Callable[..., EdgeKVApp]
 # on_listening(host, port, account_id, workerd_port)
 Listening = Callable[[str, int, str, int | None], None]
@@ -99,8 +99,12 @@ class Supervisor:
         workerd_port: int | None = None,
         graceful_timeout: float = 30.0,
         log_level: str = "warning",
+        metrics_port: int | None = None,
     ) -> None:
+        """`metrics_port`: worker i serves its /metrics on 127.0.0.1, port metrics_port + i
+        (each worker counts its own requests: a scrape of one port sees one worker)."""
         self.make_app = make_app
+        self.metrics_port = metrics_port
         self.host = host
         self.workers = [_Worker(i) for i in range(workers)]
         self.on_listening = on_listening
@@ -252,8 +256,12 @@ class Supervisor:
 
     def _serve(self, index: int) -> int:
         siblings = Siblings(self.node, index, leader=index == 0, parent=os.getppid())
+        metrics = None if self.metrics_port is None else ("127.0.0.1", self.metrics_port + index)
         app = self.make_app(
-            follow_feed=index == 0, workerd_listen=self.workerd_sock, around=siblings.wrap
+            follow_feed=index == 0,
+            workerd_listen=self.workerd_sock,
+            around=siblings.wrap,
+            metrics_listen=metrics,
         )
         store = app.state.store
         siblings.attach(store if isinstance(store, AsyncEdgeStore) else None)

@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 
 from edgekv import errors
 
 LOG_EVERY = 10.0  # seconds between two warnings of one reason
 
+# StoreUnavailable raised in this process, by reason: /metrics reads it (server/metrics/).
+# Reasons are a short fixed vocabulary of each driver's, so the count stays small.
+UNAVAILABLE: Counter[str] = Counter()
+
 
 def unavailable(reason: str) -> errors.StoreUnavailable:
+    UNAVAILABLE[reason] += 1
     return errors.StoreUnavailable(f"{errors.StoreUnavailable.default_message}: {reason}")
 
 

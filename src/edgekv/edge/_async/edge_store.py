@@ -14,6 +14,7 @@ import asyncio
 import functools
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from edgekv import errors
@@ -76,8 +77,13 @@ class AsyncEdgeStore:
         feed_wait: float = 0.5,
         exclusive: bool = False,
         clock: Callable[[], float] = time.time,
+        propagation_delay: float = 0.0,
     ) -> None:
-        """`exclusive=True` says every write through `central` passes through this edge (it
+        """`propagation_delay` seconds: a change another edge made is applied here only that
+        long after it was written (Workers KV's eventual consistency, on demand: what this
+        edge holds in memory keeps being answered meanwhile; docs/emulation.md).
+
+        `exclusive=True` says every write through `central` passes through this edge (it
         opened the store itself): the feed then leaves out the edge's own changes, which it
         has applied already. Under the edge's own write load they are most of the feed, and
         reading them cost it as much as a tenth of each write (Redis; other stores read all)."""
@@ -107,7 +113,17 @@ class AsyncEdgeStore:
         self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
         self.feed_flushes = 0
+        self.feed_reconnects = 0  # times the feed came back after a cut
+        self.feed_applied: str | None = None  # the feed position applied up to
+        self.propagation_delay = propagation_delay
+        # Changes held until they are due: (due, change), in the feed's order.
+        self._held: deque[tuple[float, Change]] = deque()
         self.feed_read_at = 0.0  # time.monotonic() when the page last applied was asked for
+
+    @property
+    def follows_feed(self) -> bool:
+        """Whether this edge reads the central store's change feed itself."""
+        return self._follow
 
     @property
     def capabilities(self) -> Capabilities:
@@ -433,14 +449,21 @@ class AsyncEdgeStore:
         backoff = 0.05
         while not self._closing:
             try:
+                if self._held:
+                    await self._apply_due()
                 asked = time.monotonic()
                 exclude_own = self._exclusive and asked >= self._unsure_until
                 page = await self.central.changes(position, 1000, exclude_own=exclude_own)
                 self.feed_read_at = asked
                 if page.behind:
                     self.flush()
-                await self.apply_changes(page.changes)
-                position = page.position
+                if self.propagation_delay > 0:
+                    await self._hold(page.changes)
+                else:
+                    await self.apply_changes(page.changes)
+                position = self.feed_applied = page.position
+                if not self.feed_healthy:
+                    self.feed_reconnects += 1
                 self.feed_healthy = True
                 backoff = 0.05
                 read = len(page.changes) + page.left_out
@@ -452,7 +475,7 @@ class AsyncEdgeStore:
                     await asyncio.sleep(BUSY_FEED_PAUSE if busy else FEED_PAUSE)
                 elif not read:
                     try:
-                        await self.central.wait_for_changes(position, self._feed_wait)
+                        await self.central.wait_for_changes(position, self._next_wait())
                     except Exception:  # the push signal is down, not the feed: poll it
                         await asyncio.sleep(self._feed_wait)
             except Exception as e:  # the feed must outlive any failure of the central store
@@ -463,6 +486,33 @@ class AsyncEdgeStore:
                 self.feed_healthy = False
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
+
+    async def _hold(self, changes: Sequence[Change]) -> None:
+        """Holds other edges' changes until `propagation_delay` after they were written (when
+        the store does not say, after they were read), then applies those that are due."""
+        now = self._clock()
+        delay = self.propagation_delay
+        for change in changes:
+            self._held.append(((change.at or now) + delay, change))
+        await self._apply_due()
+
+    async def _apply_due(self) -> None:
+        held = self._held
+        if not held:
+            return
+        now = self._clock()
+        due = []
+        while held and held[0][0] <= now:
+            due.append(held.popleft()[1])
+        if due:
+            await self.apply_changes(due)
+
+    def _next_wait(self) -> float:
+        """How long the follower may wait for new changes: until the next held one is due."""
+        if not self._held:
+            return self._feed_wait
+        until = self._held[0][0] - self._clock()
+        return min(self._feed_wait, max(until, 0.005))
 
     async def apply_changes(self, changes: Sequence[Change]) -> None:
         """Drops what changed; refreshes hot keys in the background instead of dropping them.
@@ -580,6 +630,7 @@ class AsyncEdgeStore:
         return {
             "feed_healthy": self.feed_healthy,
             "feed_flushes": self.feed_flushes,
+            "feed_reconnects": self.feed_reconnects,
             "cache_bytes": self.memory.bytes,
             "cache_max_bytes": self.memory.max_bytes,
             "cache_items": len(self.memory.items),

@@ -15,6 +15,7 @@ import asyncio
 import functools
 import logging
 import time
+from collections import deque
 from collections.abc import Iterator, Callable, Sequence
 
 from edgekv import errors
@@ -77,8 +78,13 @@ class EdgeStore:
         feed_wait: float = 0.5,
         exclusive: bool = False,
         clock: Callable[[], float] = time.time,
+        propagation_delay: float = 0.0,
     ) -> None:
-        """`exclusive=True` says every write through `central` passes through this edge (it
+        """`propagation_delay` seconds: a change another edge made is applied here only that
+        long after it was written (Workers KV's eventual consistency, on demand: what this
+        edge holds in memory keeps being answered meanwhile; docs/emulation.md).
+
+        `exclusive=True` says every write through `central` passes through this edge (it
         opened the store itself): the feed then leaves out the edge's own changes, which it
         has applied already. Under the edge's own write load they are most of the feed, and
         reading them cost it as much as a tenth of each write (Redis; other stores read all)."""
@@ -108,7 +114,17 @@ class EdgeStore:
         self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
         self.feed_flushes = 0
+        self.feed_reconnects = 0  # times the feed came back after a cut
+        self.feed_applied: str | None = None  # the feed position applied up to
+        self.propagation_delay = propagation_delay
+        # Changes held until they are due: (due, change), in the feed's order.
+        self._held: deque[tuple[float, Change]] = deque()
         self.feed_read_at = 0.0  # time.monotonic() when the page last applied was asked for
+
+    @property
+    def follows_feed(self) -> bool:
+        """Whether this edge reads the central store's change feed itself."""
+        return self._follow
 
     @property
     def capabilities(self) -> Capabilities:
@@ -434,14 +450,21 @@ class EdgeStore:
         backoff = 0.05
         while not self._closing:
             try:
+                if self._held:
+                    self._apply_due()
                 asked = time.monotonic()
                 exclude_own = self._exclusive and asked >= self._unsure_until
                 page = self.central.changes(position, 1000, exclude_own=exclude_own)
                 self.feed_read_at = asked
                 if page.behind:
                     self.flush()
-                self.apply_changes(page.changes)
-                position = page.position
+                if self.propagation_delay > 0:
+                    self._hold(page.changes)
+                else:
+                    self.apply_changes(page.changes)
+                position = self.feed_applied = page.position
+                if not self.feed_healthy:
+                    self.feed_reconnects += 1
                 self.feed_healthy = True
                 backoff = 0.05
                 read = len(page.changes) + page.left_out
@@ -453,7 +476,7 @@ class EdgeStore:
                     time.sleep(BUSY_FEED_PAUSE if busy else FEED_PAUSE)
                 elif not read:
                     try:
-                        self.central.wait_for_changes(position, self._feed_wait)
+                        self.central.wait_for_changes(position, self._next_wait())
                     except Exception:  # the push signal is down, not the feed: poll it
                         time.sleep(self._feed_wait)
             except Exception as e:  # the feed must outlive any failure of the central store
@@ -464,6 +487,33 @@ class EdgeStore:
                 self.feed_healthy = False
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
+
+    def _hold(self, changes: Sequence[Change]) -> None:
+        """Holds other edges' changes until `propagation_delay` after they were written (when
+        the store does not say, after they were read), then applies those that are due."""
+        now = self._clock()
+        delay = self.propagation_delay
+        for change in changes:
+            self._held.append(((change.at or now) + delay, change))
+        self._apply_due()
+
+    def _apply_due(self) -> None:
+        held = self._held
+        if not held:
+            return
+        now = self._clock()
+        due = []
+        while held and held[0][0] <= now:
+            due.append(held.popleft()[1])
+        if due:
+            self.apply_changes(due)
+
+    def _next_wait(self) -> float:
+        """How long the follower may wait for new changes: until the next held one is due."""
+        if not self._held:
+            return self._feed_wait
+        until = self._held[0][0] - self._clock()
+        return min(self._feed_wait, max(until, 0.005))
 
     def apply_changes(self, changes: Sequence[Change]) -> None:
         """Drops what changed; refreshes hot keys in the background instead of dropping them.
@@ -581,6 +631,7 @@ class EdgeStore:
         return {
             "feed_healthy": self.feed_healthy,
             "feed_flushes": self.feed_flushes,
+            "feed_reconnects": self.feed_reconnects,
             "cache_bytes": self.memory.bytes,
             "cache_max_bytes": self.memory.max_bytes,
             "cache_items": len(self.memory.items),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from time import perf_counter
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -28,6 +29,7 @@ from edgekv.model import EntryWrite, StoredEntry
 from edgekv.server.asgi import ASGIApp, Message, Receive, Scope, Send
 from edgekv.server.auth import CREDENTIAL_HEADERS, Authenticator
 from edgekv.server.envelope import MalformedRequest, MethodNotAllowed, failure, ok
+from edgekv.server.metrics.requests import ROUTE, VALUES, RequestMetrics, add
 from edgekv.server.paths import ACCOUNTS, V4Path, path_key, v4_path
 from edgekv.server.rest import bodies
 from edgekv.server.rest.streaming import BUFFER, AnswerStarted, send_value
@@ -46,6 +48,7 @@ _WRITTEN = ok({})  # what a value write and a delete answer, besides a write's E
 _WRITTEN_TAIL = list(_WRITTEN.raw_headers)
 _NOT_FOUND = failure(errors.KeyNotFound())
 _HEADERS_KEPT = 10_000
+TEMPLATE = VALUES  # the route, as /metrics names it
 
 
 class ValueRoutes:
@@ -65,9 +68,16 @@ class ValueRoutes:
         self.clock = clock
         self.usage = usage  # counts each operation once, where it is answered (None: off)
         self.elsewhere: ASGIApp | None = None  # the router: every other request goes there
+        self.counted: RequestMetrics | None = None  # where requests are counted, for /metrics
+        self._got: list[float] = []  # the counts of GET 200, the hot series, kept at hand
         # Answer headers of small values, by (namespace, key), with the entry they were made
         # for: an edge answers a hot key with the same entry object until it changes.
         self._hits: dict[tuple[str, str], tuple[StoredEntry, Headers]] = {}
+
+    def count_into(self, counted: RequestMetrics) -> None:
+        """Counts every request answered here into `counted` (for /metrics)."""
+        self.counted = counted
+        self._got = counted.slot(TEMPLATE, "GET", 200)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app's entry: a value route's request is answered here, any other goes on to
@@ -89,26 +99,43 @@ class ValueRoutes:
     async def answer(self, scope: Scope, receive: Receive, send: Send, path: V4Path) -> bool:
         """Answers a request for `.../values/{key}` (`path.rest` holds the key); False, with
         nothing read or sent, for a request in the workerd protocol (not ours)."""
+        scope[ROUTE] = TEMPLATE
+        counted = self.counted
+        started = perf_counter() if counted is not None else 0.0
+        status = 200
+        answered = True
         try:
             method = scope["method"]
             if method == "GET" or method == "HEAD":
-                return await self._get(scope, send, path)
-            if method == "PUT":
-                return await self._put(scope, receive, send, path)
-            if method == "DELETE":
-                return await self._delete(scope, send, path)
-            raise MethodNotAllowed()
+                answered = await self._get(scope, send, path)
+            elif method == "PUT":
+                answered = await self._put(scope, receive, send, path)
+            elif method == "DELETE":
+                answered = await self._delete(scope, send, path)
+            else:
+                raise MethodNotAllowed()
         except AnswerStarted:
             raise  # no other answer can be given: the server drops the connection
         except errors.KVError as e:
+            status = e.status
             headers = {"Allow": ALLOW} if isinstance(e, MethodNotAllowed) else None
             await failure(e, headers)(scope, receive, send)
         except Exception as e:
             # Logged, and answered as the app answers unexpected errors: a 500 envelope, on a
             # connection that stays usable.
+            status = 500
             log.error("%s %s failed", scope["method"], scope["path"], exc_info=e)
             await failure(errors.KVError())(scope, receive, send)
-        return True
+        finally:
+            # Counted here, not by wrapping `send`: a wrapper costs a hot GET about a tenth.
+            if counted is not None and answered:
+                if status == 200 and method == "GET":
+                    add(self._got, perf_counter() - started)
+                else:
+                    counted.observe_method(
+                        TEMPLATE, scope["method"], status, perf_counter() - started
+                    )
+        return answered
 
     # reads
 
