@@ -39,6 +39,8 @@ def test_metrics_after_a_workload(tmp_path: Path) -> None:
         assert http.get(f"{served.url}/client/v4/no/such/route").status_code == 404
         listed = http.get(f"{served.url}/client/v4/accounts/{served.account}/storage/kv/namespaces")
         assert listed.status_code == 200
+        assert http.get(f"{served.url}/dashboard/static/no-such-file.js").status_code == 404
+        assert http.get(f"{served.url}/dashboard/static/nor-this.css").status_code == 404
 
         families = scrape(served.metrics_url)
 
@@ -55,6 +57,9 @@ def test_metrics_after_a_workload(tmp_path: Path) -> None:
     assert value(requests, "edgekv_http_requests_total", route=NAMESPACES, method="GET") == 1
     assert value(requests, "edgekv_http_requests_total", route=NAMESPACES, method="POST") == 1
     assert value(requests, "edgekv_http_requests_total", route="unmatched", status="404") == 1
+    # Under a mount, the mount's template; static files are one series, whatever the file.
+    static = "/dashboard/static/{path}"
+    assert value(requests, "edgekv_http_requests_total", route=static, status="404") == 2
     # The raw path never becomes a label: no namespace id, no key.
     assert all(ns not in s.labels["route"] for s in requests)
 

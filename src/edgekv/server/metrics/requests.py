@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 
+from starlette.routing import Mount
+
 from edgekv.server.asgi import ASGIApp, Message, Receive, Scope, Send
 
 # Upper bounds of the latency buckets, in seconds: a hit answers in tens of microseconds, a
@@ -102,8 +104,13 @@ class RequestMetrics:
         path = getattr(route, "path", None)
         if path is None:
             return self.default_route
+        root = str(scope.get("root_path", ""))
+        if isinstance(route, Mount):
+            # A mount that answered itself (static files): root_path already ends in its
+            # prefix; what follows is the file, one series for all of them.
+            return root + "/{path}"
         # A route under a mount (the dashboard) has the mount's prefix in root_path.
-        return str(scope.get("root_path", "")) + str(path)
+        return root + str(path)
 
     def observe_method(self, route: str, method: str, status: int, seconds: float) -> None:
         """`observe`, with a method no client can make a new series of."""
