@@ -188,7 +188,11 @@ def create_app(
             *FeedAPI(opened).routes(),
             graphql_route(usage_log),
             *relay_routes,
-            *([web_dashboard(opened, accounts, authenticator, writes, clock)] if dashboard else []),
+            *(
+                [web_dashboard(opened, accounts, authenticator, writes, clock, counter)]
+                if dashboard
+                else []
+            ),
         ],
         exception_handlers={
             errors.KVError: _kv_error,

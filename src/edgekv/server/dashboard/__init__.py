@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from edgekv.analytics.counting import Usage
 from edgekv.server.accounts import Accounts
 from edgekv.server.asgi import ASGIApp
 from edgekv.server.auth import Authenticator
@@ -40,9 +41,11 @@ def dashboard(
     authenticator: Authenticator,
     writes: Writes,
     clock: Callable[[], float] = time.time,
+    usage: Usage | None = None,
 ) -> Mount:
-    """The dashboard, to mount among the server's routes."""
-    site = Site(store, accounts, authenticator, writes, clock)
+    """The dashboard, to mount among the server's routes; its operations on keys count in
+    `usage` as Cloudflare counts its dashboard's (docs/analytics.md)."""
+    site = Site(store, accounts, authenticator, writes, clock, usage)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
