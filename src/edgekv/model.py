@@ -167,7 +167,8 @@ class BulkResult:
 
     successful_key_count: int
     unsuccessful_keys: list[str] = field(default_factory=list)
-    value_bytes: int = 0  # of the values a bulk write wrote (counted as Cloudflare bills)
+    # of the values a bulk write wrote (usage counts them); not part of what the API reports
+    value_bytes: int = field(default=0, compare=False, repr=False)
 
 
 @dataclass(slots=True)

@@ -224,3 +224,30 @@ def test_errors_are_graphql_errors(served: tuple[EdgeKVServer, str]) -> None:
         f"{server.rest_url}/graphql", json={"query": "{ viewer { __typename } }"}
     )
     assert unauthenticated.status_code == 401
+
+
+def test_a_namespace_scoped_token_sees_its_namespaces_only(
+    served: tuple[EdgeKVServer, str],
+) -> None:
+    server, namespace = served
+    found = re.search(r"[0-9a-f]{32}", server.edgekv("kv", "namespace", "create", "elsewhere"))
+    assert found is not None
+    other = found.group(0)
+    base = f"{server.rest_url}/accounts/{server.account_id}/storage/kv/namespaces/{other}"
+    assert httpx.put(f"{base}/values/x", content=b"1", headers=_auth(server)).status_code == 200
+    query = (
+        "query($a: string!) { viewer { accounts(filter: {accountTag: $a}) { "
+        "kvOperationsAdaptiveGroups(limit: 100) { dimensions { namespaceId } } } } }"
+    )
+
+    def seen(token: str) -> set[str]:
+        body = _query(server, query, {"a": server.account_id}, headers=_auth(server, token))
+        groups = body["data"]["viewer"]["accounts"][0]["kvOperationsAdaptiveGroups"]
+        return {g["dimensions"]["namespaceId"] for g in groups}
+
+    deadline = time.monotonic() + 20  # until the other worker's write is flushed
+    while other not in seen(server.token) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert seen(server.token) == {namespace, other}
+    scoped = server.edgekv("token", "create", "--namespace", "metrics").split()[-1]
+    assert seen(scoped) == {namespace}

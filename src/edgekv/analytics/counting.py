@@ -38,7 +38,7 @@ class Usage:
     (log.py) ends a period at every hour's start, so no period spans two hours.
     """
 
-    __slots__ = ("_reads", "accounts", "clock", "counts", "since")
+    __slots__ = ("_reads", "accounts", "before_take", "clock", "counts", "since")
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
@@ -47,38 +47,51 @@ class Usage:
         self._reads = self.counts["read"]
         self.accounts: dict[str, str] = {}  # namespace id -> its account id
         self.since = clock()
+        # Called first by `take`: counters kept elsewhere for speed add what they counted
+        # (the value routes' tallies of reads answered with kept headers).
+        self.before_take: list[Callable[[], None]] = []
 
     def add(
         self, info: NamespaceInfo, action: str, requests: int = 1, size: int = 0, hits: int = 0
     ) -> None:
         """Counts `requests` operations of `action` on the namespace, `size` bytes of values
-        and `hits` reads the edge answered from memory."""
+        and, of the reads, `hits` the edge answered from memory."""
+        # Reads are kept as [reads not from memory, bytes, hits] (see `read`).
+        misses = requests - hits if action == "read" else requests
         found = self.counts[action].get(info.id)
         if found is None:
             self.accounts[info.id] = info.account_id
-            self.counts[action][info.id] = [requests, size, hits]
+            self.counts[action][info.id] = [misses, size, hits]
         else:
-            found[0] += requests
+            found[0] += misses
             found[1] += size
             found[2] += hits
 
     def read(self, info: NamespaceInfo, size: int, hit: bool) -> None:
-        """One key read (found or not): every value read's path, so `add` made lean."""
+        """One key read (found or not): every value read's path, so `add` made lean. A read's
+        counts are [reads not answered from memory, bytes, edge hits]: one increment fewer
+        for a hit than [reads, bytes, hits] (`take` adds the hits back into the reads)."""
         found = self._reads.get(info.id)
         if found is None:
-            self.add(info, "read", 1, size, 1 if hit else 0)
-            return
-        found[0] += 1
-        found[1] += size
-        if hit:
+            self.accounts[info.id] = info.account_id
+            self._reads[info.id] = [0, size, 1] if hit else [1, size, 0]
+        elif hit:
             found[2] += 1
+            found[1] += size
+        else:
+            found[0] += 1
+            found[1] += size
 
     def take(self) -> tuple[float, Counts]:
         """When the period began and what was counted in it; starts a new period."""
+        for count in self.before_take:
+            count()
         since, self.since = self.since, self.clock()
         out: Counts = {}
         for action, by_namespace in self.counts.items():
             for namespace, counts in by_namespace.items():
+                if action == "read":
+                    counts[0] += counts[2]  # reads: every one, from memory or not
                 out[(self.accounts[namespace], namespace, action)] = counts
             by_namespace.clear()  # the same dicts: `_reads` stays bound to its own
         return since, out

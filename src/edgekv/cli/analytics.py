@@ -11,14 +11,14 @@ import asyncio
 
 import click
 
-from edgekv import DEFAULT_ACCOUNT, errors
+from edgekv import errors
 from edgekv.analytics import UsageLog, monthly_report
 from edgekv.analytics.pricing import CLOUDFLARE_PRICES, Prices, load_prices, with_overrides
 from edgekv.analytics.report import NamespaceUsageReport, UsageReport
 from edgekv.cli.common import (
     CLIError,
-    _opt,
     account_option,
+    chosen_account_id,
     chosen_store_url,
     emit_json,
     store_options,
@@ -59,7 +59,7 @@ def analytics(
     limits would have been exceeded."""
     prices = load_prices(prices_file) if prices_file else CLOUDFLARE_PRICES
     prices = with_overrides(prices, dict(_pair(p) for p in price_overrides))
-    account_id = _opt(click.get_current_context(), "account_id") or DEFAULT_ACCOUNT
+    account_id = chosen_account_id()
     try:
         report = asyncio.run(_report(chosen_store_url(), account_id, namespace, month, prices))
     except errors.KVError as e:

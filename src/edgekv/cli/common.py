@@ -133,6 +133,11 @@ def chosen_store_url() -> str:
     return resolve_store_url(_opt(ctx, "store"), _opt(ctx, "data_dir"))
 
 
+def chosen_account_id() -> str:
+    """The account `--account-id` (or EDGEKV_ACCOUNT_ID) names; the default account else."""
+    return _opt(click.get_current_context(), "account_id") or DEFAULT_ACCOUNT
+
+
 @contextmanager
 def open_kv() -> Iterator[KV]:
     ctx = click.get_current_context()

@@ -83,6 +83,36 @@ _BULK_RESULT = {
 }
 
 
+def _graphql_op() -> dict[str, Any]:
+    """Cloudflare's GraphQL Analytics API (docs/analytics.md): answers are GraphQL's own
+    `{"data", "errors"}`, not envelopes; 400 for a body that is no GraphQL request."""
+    answer = _json(
+        {
+            "type": "object",
+            "required": ["data", "errors"],
+            "properties": {"data": {}, "errors": {"type": ["array", "null"]}},
+        }
+    )
+    request = {
+        "type": "object",
+        "required": ["query"],
+        "properties": {
+            "query": {"type": "string"},
+            "variables": {"type": ["object", "null"]},
+            "operationName": {"type": ["string", "null"]},
+        },
+    }
+    return {
+        "summary": "GraphQL Analytics API: kvOperationsAdaptiveGroups, kvStorageAdaptiveGroups",
+        "requestBody": {"required": True, **_json(request)},
+        "responses": {
+            "200": {"description": "The query's data, or its errors", **answer},
+            "400": {"description": "Not a GraphQL request", **answer},
+            "default": {"description": "Error", **_json(_ref("Failure"))},
+        },
+    }
+
+
 def _paths() -> dict[str, Any]:
     title_body = _json(
         {"type": "object", "required": ["title"], "properties": {"title": {"type": "string"}}}
@@ -108,6 +138,7 @@ def _paths() -> dict[str, Any]:
         "/client/v4/accounts": {"get": _op("Accounts the token sees", {"type": "array"})},
         "/client/v4/memberships": {"get": _op("Memberships (wrangler)", {"type": "array"})},
         "/client/v4/user/tokens/verify": {"get": _op("Verify the token", {"type": "object"})},
+        "/client/v4/graphql": {"post": _graphql_op()},
         _BASE: {
             "get": _op(
                 "List namespaces",

@@ -44,8 +44,10 @@ def dashboard(
     usage_log: UsageLog,
     clock: Callable[[], float] = time.time,
 ) -> Mount:
-    """The dashboard, to mount among the server's routes."""
-    site = Site(store, accounts, authenticator, writes, clock)
+    """The dashboard, to mount among the server's routes; its operations on keys count in
+    the usage log's counter as Cloudflare counts its dashboard's (docs/analytics.md), and its
+    analytics page reads the log."""
+    site = Site(store, accounts, authenticator, writes, clock, usage_log.usage)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

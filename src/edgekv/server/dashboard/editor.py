@@ -96,6 +96,7 @@ class KeyPages:
         info = await self.site.namespace_of(call)
         key = limits.validate_key(call.query("key"))
         opened = await open_key(self.site.store, info.id, key)
+        self.site.count(info, "read", 1, 0 if opened is None else opened.size)
         if opened is None:
             raise errors.KeyNotFound(f"There is no key {key!r} in this namespace (any more).")
         return info, key, opened
@@ -132,6 +133,7 @@ class KeyPages:
         info = await self.site.namespace_of(call)
         key = limits.validate_key(call.query("key"))
         opened = await self.site.store.open_value(info.id, key, cache_ttl=0, chunk_size=CHUNK)
+        self.site.count(info, "read")  # its bytes go out as a stream: not counted
         if opened is None:
             raise errors.KeyNotFound()
         _, chunks = opened
@@ -213,6 +215,7 @@ class KeyPages:
             await put_written(
                 self.site, info.id, write, version=int(version_field) if version_field else None
             )
+            self.site.count(info, "write", 1, write.size)
         except errors.PreconditionFailed:
             # Changed or deleted since the editor opened: show what is there now; a second
             # save (against the version now shown) writes the draft knowingly.
@@ -239,6 +242,7 @@ class KeyPages:
         info = await self.site.namespace_of(call)
         key = limits.validate_key(call.field("key"))
         await self.site.store.delete_many(info.id, [key])
+        self.site.count(info, "delete")
         links = Links(base(call.request), info.id)
         return RedirectResponse(
             with_notice(links.browse(prefix=call.field("prefix")), "key-deleted"), 303

@@ -57,6 +57,7 @@ class KeyBrowser:
         # A page of expired keys only can be empty without being the last: read on.
         while not page.keys and not page.list_complete and page.cursor:
             page = await ns.list(prefix=prefix or None, limit=size, cursor=page.cursor)
+        self.site.count(info, "list")
         return self.site.render_in(
             call,
             info,
@@ -98,6 +99,7 @@ class KeyBrowser:
             key = limits.validate_key(call.field("key"))
             write = await entry_from_form(call, key, None, self.site, info.id)
             await put_written(self.site, info.id, write, version=None)
+            self.site.count(info, "write", 1, write.size)
         except errors.PreconditionFailed:
             return await self.add_form(
                 call,
@@ -118,7 +120,7 @@ class KeyBrowser:
     async def delete_prefix(self, call: Call) -> Response:
         info = await self.site.namespace_of(call)
         prefix = _prefix(call.field("prefix"))
-        deleted, done = await self._delete(info.id, prefix)
+        deleted, done = await self._delete(info, prefix)
         if done:
             links = Links(base(call.request), info.id)
             return RedirectResponse(with_notice(links.browse(), "prefix-deleted"), 303)
@@ -128,7 +130,7 @@ class KeyBrowser:
         self, call: Call, info: NamespaceInfo, prefix: str, deleted: int | None
     ) -> Response:
         """What deleting the prefix would delete (and, part way, how many are gone)."""
-        counted, sample, complete = await self._count(info.id, prefix)
+        counted, sample, complete = await self._count(info, prefix)
         return self.site.render_in(
             call,
             info,
@@ -140,7 +142,7 @@ class KeyBrowser:
             deleted=deleted,
         )
 
-    async def _count(self, namespace_id: str, prefix: str) -> tuple[int, list[KeyInfo], bool]:
+    async def _count(self, info: NamespaceInfo, prefix: str) -> tuple[int, list[KeyInfo], bool]:
         """How many keys the prefix holds (counted for COUNT_SECONDS at most), the first few,
         and whether the count is all of them."""
         store = self.site.store
@@ -148,7 +150,8 @@ class KeyBrowser:
         counted, after = 0, None
         sample: list[KeyInfo] = []
         while True:
-            page = await store.list_keys(namespace_id, prefix, BATCH, after, cache_ttl=0)
+            page = await store.list_keys(info.id, prefix, BATCH, after, cache_ttl=0)
+            self.site.count(info, "list")
             counted += len(page.keys)
             sample += page.keys[: SAMPLE - len(sample)]
             if page.complete or not page.keys:
@@ -157,16 +160,18 @@ class KeyBrowser:
                 return counted, sample, False
             after = page.keys[-1].name
 
-    async def _delete(self, namespace_id: str, prefix: str) -> tuple[int, bool]:
+    async def _delete(self, info: NamespaceInfo, prefix: str) -> tuple[int, bool]:
         """Deletes the prefix's keys a batch at a time for DELETE_SECONDS at most: how many,
         and whether none is left."""
         store = self.site.store
         deadline = time.monotonic() + DELETE_SECONDS
         deleted = 0
         while True:
-            page = await store.list_keys(namespace_id, prefix, BATCH, None, cache_ttl=0)
+            page = await store.list_keys(info.id, prefix, BATCH, None, cache_ttl=0)
+            self.site.count(info, "list")
             if page.keys:
-                await store.delete_many(namespace_id, [k.name for k in page.keys])
+                await store.delete_many(info.id, [k.name for k in page.keys])
+                self.site.count(info, "delete", len(page.keys))
                 deleted += len(page.keys)
             if page.complete or not page.keys:
                 return deleted, True

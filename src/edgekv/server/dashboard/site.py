@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from edgekv import errors, limits
+from edgekv.analytics.counting import Usage
 from edgekv.model import NamespaceInfo
 from edgekv.server.accounts import Accounts, Token
 from edgekv.server.asgi import ASGIApp, Message, Receive, Scope, Send
@@ -119,12 +120,14 @@ class Site:
         authenticator: Authenticator,
         writes: Writes,
         clock: Callable[[], float] = time.time,
+        usage: Usage | None = None,
     ) -> None:
         self.store = store
         self.accounts = accounts
         self.authenticator = authenticator
         self.writes = writes
         self.clock = clock
+        self.usage = usage
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,  # every value a template shows is escaped unless marked safe
@@ -174,6 +177,11 @@ class Site:
         ):
             raise errors.NamespaceNotFound()
         return info
+
+    def count(self, info: NamespaceInfo, action: str, requests: int = 1, size: int = 0) -> None:
+        """Counts an operation on keys for usage analytics: Cloudflare bills its dashboard's."""
+        if self.usage is not None:
+            self.usage.add(info, action, requests, size)
 
     async def namespace_of(self, call: Call) -> NamespaceInfo:
         """The namespace a `/namespaces/{namespace_id}/...` page is about (see `namespace`)."""

@@ -55,10 +55,15 @@ def graphql_route(log: UsageLog) -> Route:
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             message = "the request body must be a JSON object with a query string"
             return JSONResponse({"data": None, "errors": [_error(message)]}, status_code=400)
-        variables = body.get("variables")
+        variables, operation = body.get("variables"), body.get("operationName")
         if variables is not None and not isinstance(variables, dict):
             return JSONResponse(
                 {"data": None, "errors": [_error("variables must be a JSON object")]},
+                status_code=400,
+            )
+        if operation is not None and not isinstance(operation, str):
+            return JSONResponse(
+                {"data": None, "errors": [_error("operationName must be a string")]},
                 status_code=400,
             )
         await log.flush()  # this server's own counts, seen at once
@@ -68,7 +73,7 @@ def graphql_route(log: UsageLog) -> Route:
             body["query"],
             context_value=context,
             variable_values=variables,
-            operation_name=body.get("operationName"),
+            operation_name=operation,
         )
         errors = None if not result.errors else [_formatted(e) for e in result.errors]
         return JSONResponse({"data": result.data, "errors": errors})

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from edgekv import errors, limits
 from edgekv.analytics.counting import Usage, is_edge_hit
 from edgekv.compact import compact_json
-from edgekv.model import EntryWrite, StoredEntry
+from edgekv.model import EntryWrite, NamespaceInfo, StoredEntry
 from edgekv.server.asgi import ASGIApp, Message, Receive, Scope, Send
 from edgekv.server.auth import CREDENTIAL_HEADERS, Authenticator
 from edgekv.server.envelope import MalformedRequest, MethodNotAllowed, failure, ok
@@ -49,6 +49,9 @@ _WRITTEN_TAIL = list(_WRITTEN.raw_headers)
 _NOT_FOUND = failure(errors.KeyNotFound())
 _HEADERS_KEPT = 10_000
 TEMPLATE = VALUES  # the route, as /metrics names it
+# Kept headers: the entry they were made for, the headers, its namespace, and (with usage
+# counted) [reads answered with them since last counted, the value's size].
+_Hit = tuple[StoredEntry, Headers, NamespaceInfo, list[int] | None]
 
 
 class ValueRoutes:
@@ -72,7 +75,11 @@ class ValueRoutes:
         self._got: list[float] = []  # the counts of GET 200, the hot series, kept at hand
         # Answer headers of small values, by (namespace, key), with the entry they were made
         # for: an edge answers a hot key with the same entry object until it changes.
-        self._hits: dict[tuple[str, str], tuple[StoredEntry, Headers]] = {}
+        # With usage counted, each also keeps a tally of the reads it answered ([reads, value
+        # size]): one increment on the hottest path, added to `usage` when it takes its counts.
+        self._hits: dict[tuple[str, str], _Hit] = {}
+        if usage is not None:
+            usage.before_take.append(self._count_hits)
 
     def count_into(self, counted: RequestMetrics) -> None:
         """Counts every request answered here into `counted` (for /metrics)."""
@@ -162,30 +169,51 @@ class ValueRoutes:
             raise errors.KeyNotFound()
         entry, chunks = opened
         if isinstance(chunks, AsyncWholeValue) and len(chunks.value) <= BUFFER:
-            headers = self._whole_headers(info.id, key, entry, len(chunks.value))
+            headers = self._whole_headers(info, key, entry, len(chunks.value))
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": chunks.value})
-            if usage is not None:
-                status = entry.cache_status
-                usage.read(info, len(chunks.value), status == "HIT" or status == "STALE")
             return True
         size = await send_value(send, chunks, _value_headers(entry))
         if usage is not None:
             usage.read(info, size, is_edge_hit(entry.cache_status))
         return True
 
-    def _whole_headers(self, namespace_id: str, key: str, entry: StoredEntry, size: int) -> Headers:
-        """The headers of a small value, made once per entry an edge answers with."""
-        found = self._hits.get((namespace_id, key))
+    def _whole_headers(
+        self, info: NamespaceInfo, key: str, entry: StoredEntry, size: int
+    ) -> Headers:
+        """The headers of a small value, made once per entry an edge answers with; counts the
+        read (here, so the hottest reads cost one increment)."""
+        found = self._hits.get((info.id, key))
         if found is not None and found[0] is entry:
+            tally = found[3]
+            if tally is not None:
+                tally[0] += 1
             return found[1]
+        usage = self.usage
+        if usage is not None:
+            usage.read(info, size, is_edge_hit(entry.cache_status))
+            if found is not None:
+                self._count_hit(found)  # the entry it was made for changed
         headers = _value_headers(entry)
         headers.append((b"content-length", b"%d" % size))
         if entry.cache_status == "HIT":  # the entry an edge keeps: it will come again
             if len(self._hits) >= _HEADERS_KEPT:
+                self._count_hits()
                 self._hits.clear()
-            self._hits[(namespace_id, key)] = (entry, headers)
+            tally = None if usage is None else [0, size]
+            self._hits[(info.id, key)] = (entry, headers, info, tally)
         return headers
+
+    def _count_hit(self, hit: _Hit) -> None:
+        tally = hit[3]
+        if tally is not None and tally[0] and self.usage is not None:
+            self.usage.add(hit[2], "read", tally[0], tally[0] * tally[1], hits=tally[0])
+            tally[0] = 0
+
+    def _count_hits(self) -> None:
+        """Adds the reads the kept headers answered to `usage` (before it takes its counts)."""
+        for hit in self._hits.values():
+            self._count_hit(hit)
 
     # writes
 
