@@ -110,6 +110,31 @@ def test_metrics_after_a_workload(tmp_path: Path) -> None:
     assert "process_resident_memory_bytes" in families
 
 
+def test_usage_counters(tmp_path: Path) -> None:
+    """The usage log's counts (as Cloudflare bills them) are series too, as of its last flush."""
+    with serving_metrics(tmp_path) as served, httpx.Client() as http:
+        ns = served.namespace("usage")
+        url = served.values_url(ns, "k")
+        assert http.put(url, content=b"12345").status_code == 200
+        for _ in range(3):
+            assert http.get(url).content == b"12345"
+        assert http.delete(url).status_code == 200
+
+        def usage(action: str, name: str = "edgekv_usage_operations") -> float | None:
+            family = scrape(served.metrics_url).get(name, [])
+            return value(family, name + "_total", namespace_id=ns, action=action)
+
+        deadline = time.monotonic() + 15  # counts are flushed every 2 s
+        while usage("delete") != 1:
+            assert time.monotonic() < deadline, "usage never reached /metrics"
+            time.sleep(0.2)
+        assert usage("write") == 1
+        assert usage("read") == 3
+        assert usage("read", "edgekv_usage_bytes") == 15
+        assert usage("write", "edgekv_usage_bytes") == 5
+        assert usage("read", "edgekv_usage_edge_hits") == 3  # the edge took the write
+
+
 def test_metrics_port_serves_only_metrics(tmp_path: Path) -> None:
     with serving_metrics(tmp_path) as served:
         base = served.metrics_url.removesuffix("/metrics")

@@ -96,6 +96,9 @@ class UsageLog:
         self._ops: dict[int, dict[tuple[str, str, str], list[int]]] = {}
         # The largest sample per hour: (account, namespace) -> (bytes, keys)
         self._storage: dict[int, dict[tuple[str, str], tuple[int, int]]] = {}
+        # Everything this server counted since it started, for /metrics' counters (which
+        # must only grow): (account, namespace, action) -> [requests, bytes, hits]
+        self.counted: dict[tuple[str, str, str], list[int]] = {}
         self._dirty_ops: set[int] = set()
         self._dirty_storage: set[int] = set()
         self._sampled_hour = -1
@@ -176,6 +179,10 @@ class UsageLog:
                 found[0] += requests
                 found[1] += size
                 found[2] += hits
+            since_start = self.counted.setdefault((account, namespace, action), [0, 0, 0])
+            since_start[0] += requests
+            since_start[1] += size
+            since_start[2] += hits
             self._dirty_ops.add(hour)
             if action == "write" or action == "delete":
                 touched.add((account, namespace))

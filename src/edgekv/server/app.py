@@ -200,7 +200,7 @@ def create_app(
     counted = metrics = None
     if metrics_listen is not None:
         counted = RequestMetrics(values)  # its app is set once the entry is known, below
-        metrics = Metrics(counted, edge)
+        metrics = Metrics(counted, edge, usage_log)
 
     async def workerd_protocol() -> ASGIApp:
         """The workerd protocol app, made once the default account is known: titles in

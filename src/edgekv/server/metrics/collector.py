@@ -6,8 +6,8 @@ the change feed's lag and reconnects from its follower, store faults from the co
 stores/faults.py keeps of StoreUnavailable by reason.
 
 Usage counters (reads, writes, deletes and lists per namespace, as Cloudflare bills them)
-register a Collector of their own on `Metrics.registry` (`metrics.registry.register(...)`):
-this module does not count them.
+are the usage log's (analytics/log.py): what this server counted since it started, as of its
+last flush (every 2 s), so they lag the requests by up to a flush.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from edgekv.analytics.log import UsageLog
 from edgekv.edge._async.edge_store import AsyncEdgeStore
 from edgekv.server.metrics.requests import BUCKETS, RequestMetrics
 from edgekv.stores.faults import UNAVAILABLE
@@ -39,9 +40,15 @@ BEHIND_TIMEOUT = 1.0  # seconds a scrape waits for the central store to count th
 class Metrics:
     """The registry a server's /metrics renders: `await metrics.render()`."""
 
-    def __init__(self, requests: RequestMetrics, edge: AsyncEdgeStore | None) -> None:
+    def __init__(
+        self,
+        requests: RequestMetrics,
+        edge: AsyncEdgeStore | None,
+        usage_log: UsageLog | None = None,
+    ) -> None:
         self.requests = requests
         self.edge = edge
+        self.usage_log = usage_log
         self.behind: int | None = None  # counted by render(), read by collect()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
@@ -84,6 +91,36 @@ class _Collector(Collector):
         for reason, count in sorted(UNAVAILABLE.items()):
             faults.add_metric([reason], count)
         yield faults
+        usage_log = self.metrics.usage_log
+        if usage_log is not None and usage_log.usage is not None:
+            yield from self._usage(usage_log)
+
+    @staticmethod
+    def _usage(usage_log: UsageLog) -> Iterator[Metric]:
+        labels = ["account_id", "namespace_id", "action"]
+        operations = CounterMetricFamily(
+            "edgekv_usage_operations",
+            "Operations as Cloudflare bills them (read, write, delete, list), by namespace.",
+            labels=labels,
+        )
+        size = CounterMetricFamily(
+            "edgekv_usage_bytes", "Bytes read and written, by namespace and action.", labels=labels
+        )
+        hits = CounterMetricFamily(
+            "edgekv_usage_edge_hits",
+            "Reads the edge answered from memory, by namespace.",
+            labels=labels,
+        )
+        for (account, namespace, action), (requests, count_bytes, hit) in sorted(
+            usage_log.counted.items()
+        ):
+            operations.add_metric([account, namespace, action], requests)
+            size.add_metric([account, namespace, action], count_bytes)
+            if action == "read":
+                hits.add_metric([account, namespace, action], hit)
+        yield operations
+        yield size
+        yield hits
 
     def _requests(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(
