@@ -153,8 +153,15 @@ class AsyncBackground:
         while self._tasks:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
-    async def aclose(self) -> None:
-        await self.drain()
+    async def aclose(self, grace: float = 10.0) -> None:
+        """Waits for the jobs up to `grace` seconds, then cancels those still running (a job
+        waiting on a store that does not answer must not hold a shutdown past its bound)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=grace)
+        for task in list(self._tasks.values()):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=grace)
 
 
 class Background:
@@ -194,7 +201,8 @@ class Background:
                 return
             concurrent.futures.wait(jobs)
 
-    def close(self) -> None:
+    def close(self, grace: float = 10.0) -> None:
+        # Threads cannot be cancelled: each job is bounded by its store's own timeouts.
         self.drain()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
@@ -332,3 +340,61 @@ class TimeLimit:
 
 AsyncLock = asyncio.Lock
 Lock = threading.Lock
+
+
+class AsyncDeadline:
+    """`async with AsyncDeadline(seconds):` the block ends by TimeoutError once `seconds` have
+    passed, even through a driver that cleans up before it gives in to a cancellation.
+
+    asyncio.timeout cancels the task once and waits for the block to end; psycopg, cancelled
+    mid-query, first asks the server to cancel it and waits for that (up to 10 s against a
+    server that does not answer), and closes the connection at once only when cancelled again.
+    So this cancels the task at the deadline and again every GRACE seconds until the block
+    ends. Its sync twin `Deadline` does nothing: sync callers are bounded by the drivers'
+    own timeouts.
+    """
+
+    GRACE = 0.1
+
+    __slots__ = ("_cancels", "_seconds", "_task", "_timer")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._task: asyncio.Task[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._cancels = 0
+
+    async def __aenter__(self) -> AsyncDeadline:
+        self._task = asyncio.current_task()
+        self._timer = asyncio.get_running_loop().call_later(self._seconds, self._expire)
+        return self
+
+    def _expire(self) -> None:
+        assert self._task is not None
+        self._cancels += 1
+        self._task.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self.GRACE, self._expire)
+
+    async def __aexit__(self, kind: object, e: BaseException | None, tb: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if not self._cancels:
+            return
+        assert self._task is not None
+        for _ in range(self._cancels):
+            self._task.uncancel()
+        if self._task.cancelling() == 0 and isinstance(e, asyncio.CancelledError):
+            raise TimeoutError(f"no answer within {self._seconds:g} s") from e
+
+
+class Deadline:
+    __slots__ = ()
+
+    def __init__(self, seconds: float) -> None:
+        pass
+
+    def __enter__(self) -> Deadline:
+        return self
+
+    def __exit__(self, kind: object, e: BaseException | None, tb: object) -> None:
+        return None

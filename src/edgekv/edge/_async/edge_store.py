@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from edgekv import errors
-from edgekv.concurrency import AsyncBackground, AsyncSingleFlight
+from edgekv.concurrency import AsyncBackground, AsyncDeadline, AsyncSingleFlight
 from edgekv.edge.memory import CacheKey, EdgeMemory, Item
 from edgekv.edge.observer import EdgeObserver, FeedObserver
 from edgekv.limits import DEFAULT_CACHE_TTL
@@ -60,6 +60,11 @@ _STREAM_CACHE_LIMIT = 1 << 20
 # lost connection, a cancelled request) during which an `exclusive` edge reads its own
 # changes too: the feed is what tells it whether the write landed.
 UNSURE_WINDOW = 60.0
+# Seconds one read of the change feed may take beyond its wait, whatever the store's own
+# deadlines: a follower never hangs on a store that stopped answering; it reads again after.
+FEED_READ_LIMIT = 15.0
+# Seconds a shutdown waits for background work (the follower, refreshes) before cancelling it.
+CLOSE_GRACE = 5.0
 
 
 class AsyncEdgeStore:
@@ -106,8 +111,14 @@ class AsyncEdgeStore:
         self._exclusive = exclusive and capabilities.exclude_own
         self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
+        self.feed_error = ""  # why the follower's last read failed, in edgekv's words
         self.feed_flushes = 0
         self.feed_read_at = 0.0  # time.monotonic() when the page last applied was asked for
+
+    @property
+    def follows_feed(self) -> bool:
+        """Whether this edge reads the central store's change feed itself."""
+        return self._follow
 
     @property
     def capabilities(self) -> Capabilities:
@@ -418,8 +429,12 @@ class AsyncEdgeStore:
             self._following = True
             return
         self._following = True
-        with central_errors():
-            position = await self.central.feed_position()
+        try:
+            with central_errors():
+                position = await self.central.feed_position()
+        except BaseException:
+            self._following = False  # the next call that reaches the store starts it again
+            raise
         self.feed_healthy = True
         self._background.spawn("feed", functools.partial(self._follow_feed, position))
 
@@ -435,13 +450,15 @@ class AsyncEdgeStore:
             try:
                 asked = time.monotonic()
                 exclude_own = self._exclusive and asked >= self._unsure_until
-                page = await self.central.changes(position, 1000, exclude_own=exclude_own)
+                async with AsyncDeadline(FEED_READ_LIMIT):
+                    page = await self.central.changes(position, 1000, exclude_own=exclude_own)
                 self.feed_read_at = asked
                 if page.behind:
                     self.flush()
                 await self.apply_changes(page.changes)
                 position = page.position
                 self.feed_healthy = True
+                self.feed_error = ""
                 backoff = 0.05
                 read = len(page.changes) + page.left_out
                 if read and len(page.changes) < 1000:
@@ -452,7 +469,8 @@ class AsyncEdgeStore:
                     await asyncio.sleep(BUSY_FEED_PAUSE if busy else FEED_PAUSE)
                 elif not read:
                     try:
-                        await self.central.wait_for_changes(position, self._feed_wait)
+                        async with AsyncDeadline(FEED_READ_LIMIT + self._feed_wait):
+                            await self.central.wait_for_changes(position, self._feed_wait)
                     except Exception:  # the push signal is down, not the feed: poll it
                         await asyncio.sleep(self._feed_wait)
             except Exception as e:  # the feed must outlive any failure of the central store
@@ -461,6 +479,7 @@ class AsyncEdgeStore:
                 if self.feed_healthy:
                     log.warning("change feed cut (%s); retrying, cache_ttl bounds staleness", e)
                 self.feed_healthy = False
+                self.feed_error = _reason(e)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
@@ -573,12 +592,15 @@ class AsyncEdgeStore:
 
     async def stop_following(self) -> None:
         self._closing = True
-        await self._background.aclose()  # the follower sees _closing within feed_wait
+        # The follower sees _closing within feed_wait, or its read's deadline; what still
+        # waits on the store after CLOSE_GRACE is cancelled.
+        await self._background.aclose(CLOSE_GRACE)
 
     def health(self) -> dict[str, object]:
         """What an operator wants to see of an edge: feed health, memory, hits and misses."""
         return {
             "feed_healthy": self.feed_healthy,
+            "feed_error": self.feed_error,
             "feed_flushes": self.feed_flushes,
             "cache_bytes": self.memory.bytes,
             "cache_max_bytes": self.memory.max_bytes,
@@ -622,6 +644,18 @@ _CENTRAL_ERRORS = _CentralErrors()
 
 def central_errors() -> _CentralErrors:
     return _CENTRAL_ERRORS
+
+
+def _reason(e: BaseException) -> str:
+    """Why a call to the central store failed, in edgekv's words (never a driver's text)."""
+    if isinstance(e, errors.StoreUnavailable):
+        prefix = errors.StoreUnavailable.default_message + ": "
+        return e.message[len(prefix) :] if e.message.startswith(prefix) else "unavailable"
+    if isinstance(e, TimeoutError):
+        return "timed out"
+    if isinstance(e, OSError):
+        return "connection lost"
+    return "error"
 
 
 def _expired(entry: StoredEntry, now: float) -> bool:

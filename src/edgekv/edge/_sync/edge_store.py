@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Callable, Sequence
 
 from edgekv import errors
-from edgekv.concurrency import Background, SingleFlight
+from edgekv.concurrency import Background, Deadline, SingleFlight
 from edgekv.edge.memory import CacheKey, EdgeMemory, Item
 from edgekv.edge.observer import EdgeObserver, FeedObserver
 from edgekv.limits import DEFAULT_CACHE_TTL
@@ -61,6 +61,11 @@ _STREAM_CACHE_LIMIT = 1 << 20
 # lost connection, a cancelled request) during which an `exclusive` edge reads its own
 # changes too: the feed is what tells it whether the write landed.
 UNSURE_WINDOW = 60.0
+# Seconds one read of the change feed may take beyond its wait, whatever the store's own
+# deadlines: a follower never hangs on a store that stopped answering; it reads again after.
+FEED_READ_LIMIT = 15.0
+# Seconds a shutdown waits for background work (the follower, refreshes) before cancelling it.
+CLOSE_GRACE = 5.0
 
 
 class EdgeStore:
@@ -107,8 +112,14 @@ class EdgeStore:
         self._exclusive = exclusive and capabilities.exclude_own
         self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
+        self.feed_error = ""  # why the follower's last read failed, in edgekv's words
         self.feed_flushes = 0
         self.feed_read_at = 0.0  # time.monotonic() when the page last applied was asked for
+
+    @property
+    def follows_feed(self) -> bool:
+        """Whether this edge reads the central store's change feed itself."""
+        return self._follow
 
     @property
     def capabilities(self) -> Capabilities:
@@ -419,8 +430,12 @@ class EdgeStore:
             self._following = True
             return
         self._following = True
-        with central_errors():
-            position = self.central.feed_position()
+        try:
+            with central_errors():
+                position = self.central.feed_position()
+        except BaseException:
+            self._following = False  # the next call that reaches the store starts it again
+            raise
         self.feed_healthy = True
         self._background.spawn("feed", functools.partial(self._follow_feed, position))
 
@@ -436,13 +451,15 @@ class EdgeStore:
             try:
                 asked = time.monotonic()
                 exclude_own = self._exclusive and asked >= self._unsure_until
-                page = self.central.changes(position, 1000, exclude_own=exclude_own)
+                with Deadline(FEED_READ_LIMIT):
+                    page = self.central.changes(position, 1000, exclude_own=exclude_own)
                 self.feed_read_at = asked
                 if page.behind:
                     self.flush()
                 self.apply_changes(page.changes)
                 position = page.position
                 self.feed_healthy = True
+                self.feed_error = ""
                 backoff = 0.05
                 read = len(page.changes) + page.left_out
                 if read and len(page.changes) < 1000:
@@ -453,7 +470,8 @@ class EdgeStore:
                     time.sleep(BUSY_FEED_PAUSE if busy else FEED_PAUSE)
                 elif not read:
                     try:
-                        self.central.wait_for_changes(position, self._feed_wait)
+                        with Deadline(FEED_READ_LIMIT + self._feed_wait):
+                            self.central.wait_for_changes(position, self._feed_wait)
                     except Exception:  # the push signal is down, not the feed: poll it
                         time.sleep(self._feed_wait)
             except Exception as e:  # the feed must outlive any failure of the central store
@@ -462,6 +480,7 @@ class EdgeStore:
                 if self.feed_healthy:
                     log.warning("change feed cut (%s); retrying, cache_ttl bounds staleness", e)
                 self.feed_healthy = False
+                self.feed_error = _reason(e)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
@@ -574,12 +593,15 @@ class EdgeStore:
 
     def stop_following(self) -> None:
         self._closing = True
-        self._background.close()  # the follower sees _closing within feed_wait
+        # The follower sees _closing within feed_wait, or its read's deadline; what still
+        # waits on the store after CLOSE_GRACE is cancelled.
+        self._background.close(CLOSE_GRACE)
 
     def health(self) -> dict[str, object]:
         """What an operator wants to see of an edge: feed health, memory, hits and misses."""
         return {
             "feed_healthy": self.feed_healthy,
+            "feed_error": self.feed_error,
             "feed_flushes": self.feed_flushes,
             "cache_bytes": self.memory.bytes,
             "cache_max_bytes": self.memory.max_bytes,
@@ -623,6 +645,18 @@ _CENTRAL_ERRORS = _CentralErrors()
 
 def central_errors() -> _CentralErrors:
     return _CENTRAL_ERRORS
+
+
+def _reason(e: BaseException) -> str:
+    """Why a call to the central store failed, in edgekv's words (never a driver's text)."""
+    if isinstance(e, errors.StoreUnavailable):
+        prefix = errors.StoreUnavailable.default_message + ": "
+        return e.message[len(prefix) :] if e.message.startswith(prefix) else "unavailable"
+    if isinstance(e, TimeoutError):
+        return "timed out"
+    if isinstance(e, OSError):
+        return "connection lost"
+    return "error"
 
 
 def _expired(entry: StoredEntry, now: float) -> bool:
