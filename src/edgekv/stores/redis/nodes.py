@@ -44,6 +44,10 @@ class _Lane:
 
     def __init__(self, connection_class: Any, kwargs: dict[str, Any]) -> None:
         self.timeout = kwargs.get("socket_timeout") or DEFAULT_TIMEOUT
+        # Connecting is bounded too, the handshake included (HELLO, AUTH, SELECT: answers
+        # read without the socket_timeout taken off below): a frozen server accepts, in its
+        # kernel, and never answers them.
+        self.connect_timeout = kwargs.get("socket_connect_timeout") or DEFAULT_TIMEOUT
         # The lane bounds each call itself: the connection's own timeout would put a task
         # (wait_for) around every send.
         self.connection_class = connection_class
@@ -97,7 +101,13 @@ class _Lane:
                 # Then the lane reads the answers itself, as they arrive (_Answers), rather
                 # than by a task reading redis-py's stream (a task wake-up per answer).
                 connection: Any = self.connection_class(**self.kwargs)
-                await connection.connect()
+                try:
+                    async with asyncio.timeout(self.connect_timeout):
+                        await connection.connect()
+                except TimeoutError:
+                    with contextlib.suppress(Exception):
+                        await connection.disconnect(nowait=True)
+                    raise redis.exceptions.TimeoutError("Timeout connecting to Redis") from None
                 transport = connection._writer.transport
                 transport.set_protocol(_Answers(self, connection))
                 self.connection, self.transport = connection, transport
