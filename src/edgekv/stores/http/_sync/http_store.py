@@ -46,6 +46,7 @@ from edgekv.model import (
     StoredEntry,
 )
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder
+from edgekv.stores.deadlines import Deadlines
 from edgekv.stores.http import wire
 from edgekv.stores.http._sync.sending import body, chunks, read_all, read_whole, send
 from edgekv.stores.http.faults import RestFaults
@@ -70,7 +71,8 @@ class RestStore:
         *,
         token: str | None = None,
         account_id: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
         retries: int = 3,
         backoff: float = 0.2,
         max_connections: int = 20,
@@ -81,6 +83,11 @@ class RestStore:
         which declares fewer capabilities (`wire.CLOUDFLARE`); by default, whether the URL's
         host is api.cloudflare.com."""
         self._faults = RestFaults(log)
+        url, options = wire.deadline_options(url)
+        # `timeout` (the URL's, else 5 s) bounds each request: connecting (`connect_timeout`,
+        # 2 s), sending, and each read of the answer; a request that timed out is not retried.
+        self.deadlines = Deadlines.of(options, timeout=timeout, connect_timeout=connect_timeout)
+        timeout = self.deadlines.timeout
         self.base_url = wire.api_base(url)
         token = token if token is not None else os.environ.get("EDGEKV_TOKEN")
         headers = {"User-Agent": "edgekv-python"}
@@ -89,7 +96,7 @@ class RestStore:
         self._client = httpx.Client(
             base_url=self.base_url,
             headers=headers,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(timeout, connect=self.deadlines.connect_timeout),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
