@@ -22,6 +22,7 @@ from edgekv.testing.server import _EDGEKV, clean_env, spawn_serve, stop_process
 
 SLACK = 3.0  # seconds past a deadline that still count as "within" it on a busy machine
 HEALTH_BOUND = 2.5  # /healthz answers within its probe's 1 s, plus slack
+FEED_SLACK = 6.0  # the follower's wait (0.5 s) and backoff, and the node's health beat, on top
 RECOVERY = 30.0  # seconds the store may take to answer again once the fault ends
 STOP_BOUND = 14.0  # a stop over a faulted store (SIGKILL after 15 s): the edge's grace is 5 s
 
@@ -140,6 +141,12 @@ def check_fault(
         cached = edge.get("cached")
         assert cached.status == 200 and cached.response.content == b"kept", cached.response.text
         assert cached.seconds < SLACK
+        if reads_fail:  # the feed's follower finds out too, within its read's deadline
+            cut = time.monotonic() + deadline + FEED_SLACK
+            while (feed := _checks(edge).get("change_feed", "")) == "ok":
+                assert time.monotonic() < cut, "the change feed's follower did not notice"
+                time.sleep(0.1)
+            assert feed.startswith("unavailable: "), feed
     finally:
         end()
     recovered = time.monotonic() + RECOVERY
@@ -155,6 +162,13 @@ def check_fault(
         assert time.monotonic() < recovered, health.response.text
         time.sleep(0.2)
     assert health.json()["result"]["checks"]["central_store"] == "ok"
+    while _checks(edge).get("change_feed", "ok") != "ok":  # the follower reads again
+        assert time.monotonic() < recovered, _checks(edge)
+        time.sleep(0.1)
+
+
+def _checks(edge: FaultedEdge) -> dict[str, str]:
+    return dict(edge.healthz().json()["result"]["checks"])
 
 
 def check_stop(edge: FaultedEdge, start: Callable[[], None], end: Callable[[], None]) -> None:
