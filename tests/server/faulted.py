@@ -111,22 +111,28 @@ def check_fault(
     *,
     reads_fail: bool = True,
     down: str = "unavailable: ",
-    keys: tuple[str, str] = ("written-during-fault", "never-cached"),
+    keys: tuple[str, str, str] = ("written-during-fault", "never-cached", "overwritten"),
 ) -> None:
     """The whole check of one fault of one store, through `edge`.
 
     `reads_fail=False` for a fault that leaves reads working (SQLite locked by a writer:
     WAL readers are not locked out), where only writes fail and /healthz stays 200.
-    `keys`: the key written and the uncached key read while the fault lasts (on a cluster,
-    keys the faulted node holds).
+    `keys`: the key written, the uncached key read, and a cached key written while the fault
+    lasts (on a cluster, keys the faulted node holds).
     """
-    written, uncached = keys
-    assert edge.put("cached", b"kept").status == 200
-    assert edge.get("cached").response.content == b"kept"  # in the edge's memory now
+    written, uncached, overwritten = keys
+    for key in ("cached", overwritten):
+        assert edge.put(key, b"kept").status == 200
+        assert edge.get(key).response.content == b"kept"  # in the edge's memory now
     start()
     try:
         write = edge.put(written, b"x")
         assert_unavailable(write, deadline, "PUT")
+        # A write with no answer may have landed: the edge forgets the key rather than serve
+        # what it cannot know (the central store answers it once it can).
+        assert_unavailable(edge.put(overwritten, b"new"), deadline, "PUT of a cached key")
+        if reads_fail:
+            assert_unavailable(edge.get(overwritten), deadline, "GET of a key written unanswered")
         if reads_fail:
             assert_unavailable(edge.get(uncached), deadline, "uncached GET")
         health = edge.healthz()
@@ -158,6 +164,7 @@ def check_fault(
         time.sleep(0.2)
     assert edge.get("after").response.content == b"back"
     assert edge.get(uncached).status == 404
+    assert edge.get(overwritten).response.content in (b"kept", b"new")
     while (health := edge.healthz()).status != 200:
         assert time.monotonic() < recovered, health.response.text
         time.sleep(0.2)

@@ -28,6 +28,7 @@ from edgekv.model import Change
 from edgekv.server import health
 from edgekv.server.asgi import ASGIApp, Message, Receive, Scope, Send
 from edgekv.server.node_log import FLUSH, KEY, NAMESPACE, Entry, NodeLog
+from edgekv.stores._async.protocol import AsyncStore
 
 log = logging.getLogger("edgekv.node")
 
@@ -54,6 +55,7 @@ class Siblings:
         self.leader = leader
         self.parent = parent
         self.edge: AsyncEdgeStore | None = None
+        self.store: AsyncStore | None = None  # the worker app's: its edge, or the store itself
         self.seen = node.end()  # older changes predate this worker's memory, which is empty
         self.requests = 0
         self.started = time.time()
@@ -229,10 +231,12 @@ class NodeApp:
         edge = self.siblings.edge
         checks: dict[str, str] = {}
         extra = self.siblings.node_health()
-        if edge is not None:
+        store = edge.central if edge is not None else self.siblings.store
+        if store is not None:
             if self._probe is None:
-                self._probe = health.CentralProbe(edge.central)
+                self._probe = health.CentralProbe(store)
             checks["central_store"] = await self._probe.check()
+        if edge is not None:
             summed = extra.get("edge")
             if summed is not None:  # the leader's follower speaks for the node
                 checks["change_feed"] = health.feed_check(

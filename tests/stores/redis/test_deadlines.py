@@ -94,10 +94,12 @@ def test_a_frozen_cluster_master(tmp_path: Path) -> None:
     try:
         victim = cluster.processes[1]
         frozen = Frozen(victim.pid)
-        written, uncached = _keys_on(cluster, cluster.ports[1], 2)
+        keys = _keys_on(cluster, cluster.ports[1], 3)
         with FaultedEdge(f"{cluster.url}?{BOUNDS}", tmp_path / "edge") as edge:
             try:
-                check_fault(edge, TIMEOUT, frozen.start, frozen.end, keys=(written, uncached))
+                check_fault(
+                    edge, TIMEOUT, frozen.start, frozen.end, keys=(keys[0], keys[1], keys[2])
+                )
                 check_stop(edge, frozen.start, frozen.end)
             finally:
                 frozen.end()

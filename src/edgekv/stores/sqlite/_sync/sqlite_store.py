@@ -37,7 +37,7 @@ from edgekv.model import (
 from edgekv.stores import namespace_sql
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder, chunks_of
 from edgekv.stores.capabilities import Capabilities
-from edgekv.stores.deadlines import TIMEOUT
+from edgekv.stores.deadlines import TIMEOUT, Deadlines
 from edgekv.stores.faults import StoreFaults, unavailable
 from edgekv.stores.positions import int_position, parse_int_position
 from edgekv.stores.sqlite import schema as sql
@@ -121,6 +121,7 @@ class SQLiteStore:
         self.path = None if self._memory else self._target
         self._clock = clock
         self._busy_timeout = busy_timeout
+        self.deadlines = Deadlines(busy_timeout)  # connecting to a file waits for nothing
         # A file's lock is waited for in steps (_waits_for_lock); a memdb, shared by the
         # threads of this process only, lets SQLite wait for it at once.
         self._lock_step = busy_timeout if self._memory else min(LOCK_STEP, busy_timeout)
