@@ -95,3 +95,16 @@ async def test_a_cancellation_from_outside_is_not_a_timeout() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_cloudflares_api_waits_longer_by_default() -> None:
+    """Its bulk writes of 10,000 keys may take longer than 5 s to answer, across the internet."""
+    for url, want in (
+        ("https://api.cloudflare.com/client/v4", 30.0),
+        ("https://api.cloudflare.com/client/v4?timeout=3", 3.0),
+    ):
+        store = store_from_url(url, token="t", account_id="a")
+        try:
+            assert store.deadlines.timeout == want  # type: ignore[attr-defined]
+        finally:
+            await store.aclose()

@@ -25,18 +25,12 @@ from starlette.responses import Response
 from edgekv import errors
 from edgekv.server.envelope import failure, ok
 from edgekv.stores._async.protocol import AsyncStore
+from edgekv.stores.faults import reason_of
 
 PROBE_TIMEOUT = 1.0  # seconds a health check waits for the central store
 PROBE_EVERY = 1.0  # seconds a probe's answer is reused
 OK = "ok"
 log = logging.getLogger("edgekv.server")
-
-
-def unavailable(error: errors.KVError) -> str:
-    """`unavailable: <reason>` from a StoreUnavailable's message (edgekv's words only)."""
-    prefix = errors.StoreUnavailable.default_message + ": "
-    reason = error.message[len(prefix) :] if error.message.startswith(prefix) else "error"
-    return f"unavailable: {reason}"
 
 
 class CentralProbe:
@@ -64,10 +58,8 @@ class CentralProbe:
     async def _ask(self) -> str:
         try:
             await self.store.feed_position()
-        except errors.StoreUnavailable as e:
-            return unavailable(e)
-        except TimeoutError:
-            return "unavailable: timed out"
+        except (errors.StoreUnavailable, TimeoutError) as e:
+            return f"unavailable: {reason_of(e)}"
         except Exception:
             log.exception("health probe of the central store failed")
             return "unavailable: error"

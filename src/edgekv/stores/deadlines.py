@@ -35,10 +35,11 @@ class Deadlines:
         *,
         timeout: float | None = None,
         connect_timeout: float | None = None,
+        default_timeout: float = TIMEOUT,
     ) -> Deadlines:
         """From a URL's query options; an argument given in code wins over the URL."""
         return cls(
-            timeout if timeout is not None else _seconds(options, "timeout", TIMEOUT),
+            timeout if timeout is not None else _seconds(options, "timeout", default_timeout),
             connect_timeout
             if connect_timeout is not None
             else _seconds(options, "connect_timeout", CONNECT_TIMEOUT),

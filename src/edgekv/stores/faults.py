@@ -27,6 +27,19 @@ def unavailable(reason: str) -> errors.StoreUnavailable:
     return errors.StoreUnavailable(f"{errors.StoreUnavailable.default_message}: {reason}")
 
 
+def reason_of(e: BaseException) -> str:
+    """Why a call to the central store failed, in edgekv's words (never a driver's text): the
+    reason a StoreUnavailable names, `timed out` for a deadline, `error` for anything else."""
+    if isinstance(e, errors.StoreUnavailable):
+        prefix = errors.StoreUnavailable.default_message + ": "
+        return e.message[len(prefix) :] if e.message.startswith(prefix) else "unavailable"
+    if isinstance(e, TimeoutError):
+        return "timed out"
+    if isinstance(e, OSError):
+        return "connection lost"
+    return "error"
+
+
 def refused(e: BaseException) -> bool:
     """Whether a connection error is a refusal (nothing listens there), as its driver says
     it or as the OS error it was raised from says it (httpx over anyio: "All connection

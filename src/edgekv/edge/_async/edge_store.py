@@ -40,7 +40,7 @@ from edgekv.stores._async.protocol import (
     chunks_of,
 )
 from edgekv.stores.capabilities import Capabilities
-from edgekv.stores.faults import unavailable
+from edgekv.stores.faults import reason_of, unavailable
 
 log = logging.getLogger("edgekv.edge")
 
@@ -479,7 +479,7 @@ class AsyncEdgeStore:
                 if self.feed_healthy:
                     log.warning("change feed cut (%s); retrying, cache_ttl bounds staleness", e)
                 self.feed_healthy = False
-                self.feed_error = _reason(e)
+                self.feed_error = reason_of(e)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
@@ -644,18 +644,6 @@ _CENTRAL_ERRORS = _CentralErrors()
 
 def central_errors() -> _CentralErrors:
     return _CENTRAL_ERRORS
-
-
-def _reason(e: BaseException) -> str:
-    """Why a call to the central store failed, in edgekv's words (never a driver's text)."""
-    if isinstance(e, errors.StoreUnavailable):
-        prefix = errors.StoreUnavailable.default_message + ": "
-        return e.message[len(prefix) :] if e.message.startswith(prefix) else "unavailable"
-    if isinstance(e, TimeoutError):
-        return "timed out"
-    if isinstance(e, OSError):
-        return "connection lost"
-    return "error"
 
 
 def _expired(entry: StoredEntry, now: float) -> bool:

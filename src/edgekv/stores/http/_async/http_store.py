@@ -45,7 +45,7 @@ from edgekv.model import (
     StoredEntry,
 )
 from edgekv.stores._async.protocol import Direction, NamespaceOrder
-from edgekv.stores.deadlines import Deadlines
+from edgekv.stores.deadlines import TIMEOUT, Deadlines
 from edgekv.stores.http import wire
 from edgekv.stores.http._async.sending import body, chunks, read_all, read_whole, send
 from edgekv.stores.http.faults import RestFaults
@@ -59,6 +59,7 @@ _FEED_PAGE = 1000  # the server's maximum limit
 _FEED_WAIT = 30.0  # the server's longest long poll
 _NO_ROUTE = frozenset({7000, 7003})  # what a server without the feed answers for its paths
 log = logging.getLogger("edgekv.http")
+CLOUDFLARE_TIMEOUT = 30.0  # seconds: Cloudflare's API's default deadline (bulk writes)
 
 
 class AsyncRestStore:
@@ -83,9 +84,18 @@ class AsyncRestStore:
         host is api.cloudflare.com."""
         self._faults = RestFaults(log)
         url, options = wire.deadline_options(url)
+        if cloudflare is None:
+            cloudflare = wire.is_cloudflare(url)
         # `timeout` (the URL's, else 5 s) bounds each request: connecting (`connect_timeout`,
         # 2 s), sending, and each read of the answer; a request that timed out is not retried.
-        self.deadlines = Deadlines.of(options, timeout=timeout, connect_timeout=connect_timeout)
+        # Cloudflare's API, across the internet, may take longer to answer a bulk write of
+        # 10,000 keys: 30 s there, unless the URL says otherwise.
+        self.deadlines = Deadlines.of(
+            options,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            default_timeout=CLOUDFLARE_TIMEOUT if cloudflare else TIMEOUT,
+        )
         timeout = self.deadlines.timeout
         self.base_url = wire.api_base(url)
         token = token if token is not None else os.environ.get("EDGEKV_TOKEN")
@@ -106,8 +116,6 @@ class AsyncRestStore:
         self.backoff = backoff
         # Cloudflare's cursors are opaque: the one that follows a page is kept by its last key.
         self._cursors: OrderedDict[tuple[str, str, str], str] = OrderedDict()
-        if cloudflare is None:
-            cloudflare = wire.is_cloudflare(url)
         self.capabilities = wire.CLOUDFLARE if cloudflare else wire.EDGEKV_SERVER
         # Does the server speak edgekv's extensions (a bulk read of bytes)? Asked once.
         self._edgekv: bool | None = False if cloudflare else None
