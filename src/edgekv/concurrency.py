@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar
 
@@ -216,16 +217,38 @@ class AsyncBatch(Generic[T, R]):
     next turn (auto-pipelining, as ioredis calls it), which answers each with its result or
     the exception that is its own. With `in_flight`, at most that many calls run at once;
     items submitted meanwhile wait for one to end and go together in the next.
+
+    With `deadline`, an item not answered within that many seconds of its submission fails
+    with TimeoutError, whether it waits for a run to start or for its run to end (an item
+    queued behind a run the store does not answer would otherwise wait for that run, then its
+    own). One timer for the batch, armed at the oldest item's deadline, as the Redis store's
+    lanes do (stores/redis/nodes.py): no timer per item.
     """
 
-    __slots__ = ("_futures", "_in_flight", "_items", "_run", "_running", "_tasks", "_waiting")
+    __slots__ = (
+        "_deadline",
+        "_deadlines",
+        "_futures",
+        "_in_flight",
+        "_items",
+        "_run",
+        "_running",
+        "_tasks",
+        "_timer",
+        "_waiting",
+    )
 
     def __init__(
         self,
         run: Callable[[list[T]], Awaitable[list[R | Exception]]],
         in_flight: int | None = None,
+        deadline: float | None = None,
     ) -> None:
         self._run = run
+        self._deadline = deadline
+        # (deadline, future) of the items submitted, oldest first; answered ones leave lazily.
+        self._deadlines: deque[tuple[float, asyncio.Future[R]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
         self._in_flight = in_flight
         self._items: list[T] | None = None
         self._futures: list[asyncio.Future[R]] = []
@@ -240,10 +263,30 @@ class AsyncBatch(Generic[T, R]):
                 self._start()
             else:
                 self._waiting = True  # started when a running call ends
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
         self._items.append(item)
         self._futures.append(future)
+        if self._deadline is not None:
+            deadlines = self._deadlines
+            while deadlines and deadlines[0][1].done():
+                deadlines.popleft()
+            deadlines.append((loop.time() + self._deadline, future))
+            if self._timer is None:
+                self._timer = loop.call_at(deadlines[0][0], self._expire)
         return await future
+
+    def _expire(self) -> None:
+        """The batch's one timer: fails the items past their deadline, re-armed at the next."""
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now, deadlines = loop.time(), self._deadlines
+        while deadlines and (deadlines[0][1].done() or deadlines[0][0] <= now):
+            _, future = deadlines.popleft()
+            if not future.done():
+                future.set_exception(TimeoutError(f"no answer within {self._deadline:g} s"))
+        if deadlines:
+            self._timer = loop.call_at(deadlines[0][0], self._expire)
 
     def _start(self) -> None:
         self._running += 1
@@ -290,9 +333,14 @@ class Batch(Generic[T, R]):
     __slots__ = ("_run",)
 
     def __init__(
-        self, run: Callable[[list[T]], list[R | Exception]], in_flight: int | None = None
+        self,
+        run: Callable[[list[T]], list[R | Exception]],
+        in_flight: int | None = None,
+        deadline: float | None = None,
     ) -> None:
-        self._run = run  # in_flight: the async signature's; one call at a time here anyway
+        # in_flight, deadline: the async signature's; one call at a time here, bounded by the
+        # store's own timeouts.
+        self._run = run
 
     def submit(self, item: T) -> R:
         result = self._run([item])[0]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from edgekv import errors
-from edgekv.concurrency import AsyncDeadline
+from edgekv.concurrency import AsyncBatch, AsyncDeadline
 from edgekv.stores._async.urls import store_from_url
 from edgekv.stores.deadlines import CONNECT_TIMEOUT, TIMEOUT
 
@@ -108,3 +108,26 @@ async def test_cloudflares_api_waits_longer_by_default() -> None:
             assert store.deadlines.timeout == want  # type: ignore[attr-defined]
         finally:
             await store.aclose()
+
+
+async def test_a_batch_answers_each_item_by_its_deadline() -> None:
+    """Items queued behind a run that does not end fail at their own deadline, not after that
+    run's and then their own (the Redis store's writes per master, the server's group commit)."""
+    release = asyncio.Event()
+
+    async def run(items: list[int]) -> list[int | Exception]:
+        await release.wait()  # a store that does not answer
+        return items
+
+    batch: AsyncBatch[int, int] = AsyncBatch(run, in_flight=1, deadline=0.3)
+    started = time.monotonic()
+    first = asyncio.ensure_future(batch.submit(1))
+    await asyncio.sleep(0.2)
+    queued = asyncio.ensure_future(batch.submit(2))  # waits for the first run to end
+    async with asyncio.timeout(10):  # a hang fails here
+        for item in (first, queued):
+            with pytest.raises(TimeoutError):
+                await item
+    assert time.monotonic() - started < 0.2 + 0.3 + 2  # not the first's deadline plus its own
+    release.set()
+    assert await batch.submit(3) == 3  # answered once the store answers

@@ -41,6 +41,7 @@ from edgekv.stores._sync.protocol import (
     chunks_of,
 )
 from edgekv.stores.capabilities import Capabilities
+from edgekv.stores.deadlines import Deadlines
 from edgekv.stores.faults import reason_of, unavailable
 
 log = logging.getLogger("edgekv.edge")
@@ -115,6 +116,11 @@ class EdgeStore:
         self.feed_error = ""  # why the follower's last read failed, in edgekv's words
         self.feed_flushes = 0
         self.feed_read_at = 0.0  # time.monotonic() when the page last applied was asked for
+
+    @property
+    def deadlines(self) -> Deadlines | None:
+        """The central store's (edgekv.stores.deadlines), when it has them."""
+        return getattr(self.central, "deadlines", None)
 
     @property
     def follows_feed(self) -> bool:

@@ -559,7 +559,9 @@ class AsyncRedisStore:
             name = "" if node is None else node.name
             batch = self._batches.get(name)
             if batch is None:
-                batch = self._batches[name] = AsyncBatch(self._write_batch, in_flight=1)
+                batch = self._batches[name] = AsyncBatch(
+                    self._write_batch, in_flight=1, deadline=self.deadlines.timeout
+                )
             self._bucket_batches[b] = batch
         return batch
 

@@ -560,7 +560,9 @@ class RedisStore:
             name = "" if node is None else node.name
             batch = self._batches.get(name)
             if batch is None:
-                batch = self._batches[name] = Batch(self._write_batch, in_flight=1)
+                batch = self._batches[name] = Batch(
+                    self._write_batch, in_flight=1, deadline=self.deadlines.timeout
+                )
             self._bucket_batches[b] = batch
         return batch
 
