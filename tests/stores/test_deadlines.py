@@ -117,7 +117,7 @@ async def test_a_batch_answers_each_item_by_its_deadline() -> None:
 
     async def run(items: list[int]) -> list[int | Exception]:
         await release.wait()  # a store that does not answer
-        return items
+        return list(items)
 
     batch: AsyncBatch[int, int] = AsyncBatch(run, in_flight=1, deadline=0.3)
     started = time.monotonic()
