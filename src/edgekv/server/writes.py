@@ -69,6 +69,11 @@ class Writes:
                 (namespace_id, write, only_if_absent, if_version, alone)
             )
         except TimeoutError as e:  # unanswered: it may still be committed (docs/stores.md)
+            # An edge forgets the key now, as it does for a write the store left unanswered:
+            # the commit under way tells it nothing until it ends.
+            unanswered = getattr(self.store, "unanswered", None)
+            if unanswered is not None:
+                unanswered(namespace_id, (write.key,))
             raise unavailable("timed out") from e
 
     async def _commit(self, items: list[_Queued]) -> list[int | Exception]:

@@ -413,6 +413,11 @@ class AsyncEdgeStore:
         to learn whether it landed."""
         if isinstance(e, errors.KVError) and not isinstance(e, errors.StoreUnavailable):
             return  # refused (a failed condition, a missing namespace): nothing was written
+        self.unanswered(namespace_id, keys)
+
+    def unanswered(self, namespace_id: str, keys: Sequence[str]) -> None:
+        """Writes of `keys` that were not answered in time (they may land yet): their keys
+        leave memory now, and the feed is read with this edge's own changes for a while."""
         for key in keys:
             self.memory.invalidate((namespace_id, key))
         self._unsure_until = time.monotonic() + UNSURE_WINDOW
