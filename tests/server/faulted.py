@@ -45,11 +45,12 @@ class Timed:
 class FaultedEdge:
     """`edgekv serve --store URL --cache-size 16MB --serve-stale 600 --no-auth` on loopback."""
 
-    def __init__(self, store_url: str, home: Path) -> None:
+    def __init__(self, store_url: str, home: Path, *args: str) -> None:
         home.mkdir(parents=True, exist_ok=True)
         self.log = home / "serve.log"
         command = [*_EDGEKV, "serve", "--no-auth", "--port", "0", "--store", store_url]
         command += ["--cache-size", "16MB", "--serve-stale", "600", "--graceful-timeout", "5"]
+        command += args
         self.process, found = spawn_serve(command, self.log, clean_env())
         self.url = found["url"]
         self.namespaces = NAMESPACES.format(account=found["account"])
