@@ -7,6 +7,8 @@ at once, cached keys served, and everything back once the link is restored, with
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -17,7 +19,10 @@ import pytest
 from edgekv import errors
 from edgekv.stores.http._async.http_store import AsyncRestStore
 from edgekv.testing.server import _EDGEKV, clean_env, spawn_serve, stop_process
+from tests import redis_cluster
 from tests.server.faulted import SLACK, FaultedEdge, check_fault, check_stop
+from tests.services import require
+from tests.stores.redis.test_faults import RedisServer
 from tests.tcpproxy import TcpProxy
 
 TIMEOUT = 1.0
@@ -68,3 +73,32 @@ async def test_a_socket_that_accepts_and_never_answers() -> None:
                 assert time.monotonic() - started < TIMEOUT + SLACK
         finally:
             await store.aclose()
+
+
+async def test_an_upstream_whose_store_timed_out_is_not_asked_again(tmp_path: Path) -> None:
+    """A server that answered 503 `timed out` has waited its own deadline: the HTTP store
+    passes that on at once instead of retrying (an edge over a relay over a frozen store would
+    otherwise wait four deadlines)."""
+    require(redis_cluster.available(), "redis-server")
+    redis = RedisServer(tmp_path)
+    redis.start()
+    assert redis.process is not None
+    home = tmp_path / "upstream"
+    home.mkdir()
+    command = [*_EDGEKV, "serve", "--no-auth", "--port", "0", "--workers", "1", "--cache-size", "0"]
+    command += ["--store", f"redis://127.0.0.1:{redis.port}/0?timeout={TIMEOUT:g}"]
+    process, found = spawn_serve(command, home / "serve.log", clean_env())
+    store = AsyncRestStore(f"{found['url']}?timeout=10", token="t")
+    try:
+        ns = await store.create_namespace("upstream-frozen", found["account"])
+        os.kill(redis.process.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        with pytest.raises(errors.StoreUnavailable) as caught:
+            await store.get(ns.id, "k")
+        assert caught.value.message == "central store unavailable: timed out"
+        assert time.monotonic() - started < TIMEOUT + SLACK  # one deadline, not four
+    finally:
+        os.kill(redis.process.pid, signal.SIGCONT)
+        await store.aclose()
+        stop_process(process)
+        redis.kill()

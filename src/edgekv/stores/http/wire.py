@@ -126,6 +126,16 @@ def error_from(status: int, body: bytes) -> errors.KVError:
     return _remote_class(base, status, code or base.code)(message)
 
 
+def upstream_timed_out(status: int, body: bytes) -> bool:
+    """Whether a failed answer says the server's own central store did not answer in time
+    (503, `central store unavailable: timed out`): not tried again, as the server has waited its
+    deadline already (edge -> relay -> store would otherwise wait four deadlines, not one)."""
+    if status != 503 or b"timed out" not in body:
+        return False
+    error = error_from(status, body)
+    return isinstance(error, errors.StoreUnavailable) and error.message.endswith("timed out")
+
+
 def retry_delay(attempt: int, backoff: float, retry_after: str | None) -> float:
     """Exponential backoff with jitter, or the server's Retry-After when it gives one."""
     if retry_after is not None:

@@ -51,6 +51,8 @@ async def send(
                 return response
             body = await response.aread()
             await response.aclose()
+            if wire.upstream_timed_out(response.status_code, body):
+                raise wire.error_from(response.status_code, body)
             wait = wire.retry_wait(
                 attempt,
                 retries,

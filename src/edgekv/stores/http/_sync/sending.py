@@ -52,6 +52,8 @@ def send(
                 return response
             body = response.read()
             response.close()
+            if wire.upstream_timed_out(response.status_code, body):
+                raise wire.error_from(response.status_code, body)
             wait = wire.retry_wait(
                 attempt,
                 retries,

@@ -148,6 +148,8 @@ class AsyncRelayStore:
                 if answer.status < 400:
                     return answer
                 text = await answer.read()
+                if http_wire.upstream_timed_out(answer.status, text):
+                    raise http_wire.error_from(answer.status, text)
                 wait = http_wire.retry_wait(
                     attempt,
                     self.retries,

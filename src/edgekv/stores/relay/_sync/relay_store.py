@@ -147,6 +147,8 @@ class RelayStore:
                 if answer.status < 400:
                     return answer
                 text = answer.read()
+                if http_wire.upstream_timed_out(answer.status, text):
+                    raise http_wire.error_from(answer.status, text)
                 wait = http_wire.retry_wait(
                     attempt,
                     self.retries,
