@@ -3,7 +3,11 @@
 `TcpProxy(port).start()` listens on a free loopback port and forwards every connection to
 `127.0.0.1:port`. `cut()` drops every open connection (both ends reset) and closes the
 listener, so new connections are refused, as when a link goes down; `resume()` listens on the
-same port again. It runs its own event loop on a thread, so a test may block freely.
+same port again. `blackhole()` is a link that stops carrying anything without breaking: every
+connection, open or new, is accepted and kept, and what either end sends is dropped, so a
+client waits for answers that never come (as behind a firewall that drops packets, or a peer
+frozen mid-answer); `restore()` resets the connections that lost bytes meanwhile and forwards
+new ones again. It runs its own event loop on a thread, so a test may block freely.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ class TcpProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self.blackholed = False
+        self._held: set[asyncio.StreamWriter] = set()  # connections that lost bytes
 
     def start(self) -> TcpProxy:
         self._thread.start()
@@ -41,6 +47,24 @@ class TcpProxy:
 
     def resume(self) -> None:
         self._call(self._listen())
+
+    def blackhole(self) -> None:
+        """Accepts and keeps every connection, and drops whatever either end sends."""
+        self._call(self._blackhole())
+
+    def restore(self) -> None:
+        """Forwards again; the connections that lost bytes are reset (their streams are torn)."""
+        self._call(self._restore())
+
+    async def _blackhole(self) -> None:
+        self.blackholed = True
+        self._held.update(self._writers)
+
+    async def _restore(self) -> None:
+        self.blackholed = False
+        held, self._held = self._held, set()
+        for writer in held:
+            _reset(writer)
 
     def stop(self) -> None:
         if not self._thread.is_alive():
@@ -80,6 +104,13 @@ class TcpProxy:
         if self._server is None:
             _reset(client_w)
             return
+        if self.blackholed:  # accepted, and never answered
+            self._held.add(client_w)
+            with contextlib.suppress(OSError):
+                while await client_r.read(65536):
+                    pass
+            client_w.close()
+            return
         try:
             upstream_r, upstream_w = await asyncio.open_connection(*self.target)
         except OSError:
@@ -88,21 +119,22 @@ class TcpProxy:
         self.connections += 1
         self._writers.update((client_w, upstream_w))
         try:
-            await asyncio.gather(_pump(client_r, upstream_w), _pump(upstream_r, client_w))
+            await asyncio.gather(self._pump(client_r, upstream_w), self._pump(upstream_r, client_w))
         finally:
             for writer in (client_w, upstream_w):
                 self._writers.discard(writer)
                 writer.close()
 
-
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    with contextlib.suppress(OSError):
-        if writer.can_write_eof():
-            writer.write_eof()
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while data := await reader.read(65536):
+                if self.blackholed:
+                    continue  # dropped: the other end waits on
+                writer.write(data)
+                await writer.drain()
+        with contextlib.suppress(OSError):
+            if writer.can_write_eof() and not self.blackholed:
+                writer.write_eof()
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:

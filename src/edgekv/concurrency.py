@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar
 
@@ -153,8 +154,15 @@ class AsyncBackground:
         while self._tasks:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
-    async def aclose(self) -> None:
-        await self.drain()
+    async def aclose(self, grace: float = 10.0) -> None:
+        """Waits for the jobs up to `grace` seconds, then cancels those still running (a job
+        waiting on a store that does not answer must not hold a shutdown past its bound)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=grace)
+        for task in list(self._tasks.values()):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=grace)
 
 
 class Background:
@@ -194,7 +202,8 @@ class Background:
                 return
             concurrent.futures.wait(jobs)
 
-    def close(self) -> None:
+    def close(self, grace: float = 10.0) -> None:
+        # Threads cannot be cancelled: each job is bounded by its store's own timeouts.
         self.drain()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
@@ -208,16 +217,38 @@ class AsyncBatch(Generic[T, R]):
     next turn (auto-pipelining, as ioredis calls it), which answers each with its result or
     the exception that is its own. With `in_flight`, at most that many calls run at once;
     items submitted meanwhile wait for one to end and go together in the next.
+
+    With `deadline`, an item not answered within that many seconds of its submission fails
+    with TimeoutError, whether it waits for a run to start or for its run to end (an item
+    queued behind a run the store does not answer would otherwise wait for that run, then its
+    own). One timer for the batch, armed at the oldest item's deadline, as the Redis store's
+    lanes do (stores/redis/nodes.py): no timer per item.
     """
 
-    __slots__ = ("_futures", "_in_flight", "_items", "_run", "_running", "_tasks", "_waiting")
+    __slots__ = (
+        "_deadline",
+        "_deadlines",
+        "_futures",
+        "_in_flight",
+        "_items",
+        "_run",
+        "_running",
+        "_tasks",
+        "_timer",
+        "_waiting",
+    )
 
     def __init__(
         self,
         run: Callable[[list[T]], Awaitable[list[R | Exception]]],
         in_flight: int | None = None,
+        deadline: float | None = None,
     ) -> None:
         self._run = run
+        self._deadline = deadline
+        # (deadline, future) of the items submitted, oldest first; answered ones leave lazily.
+        self._deadlines: deque[tuple[float, asyncio.Future[R]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
         self._in_flight = in_flight
         self._items: list[T] | None = None
         self._futures: list[asyncio.Future[R]] = []
@@ -232,10 +263,30 @@ class AsyncBatch(Generic[T, R]):
                 self._start()
             else:
                 self._waiting = True  # started when a running call ends
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
         self._items.append(item)
         self._futures.append(future)
+        if self._deadline is not None:
+            deadlines = self._deadlines
+            while deadlines and deadlines[0][1].done():
+                deadlines.popleft()
+            deadlines.append((loop.time() + self._deadline, future))
+            if self._timer is None:
+                self._timer = loop.call_at(deadlines[0][0], self._expire)
         return await future
+
+    def _expire(self) -> None:
+        """The batch's one timer: fails the items past their deadline, re-armed at the next."""
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now, deadlines = loop.time(), self._deadlines
+        while deadlines and (deadlines[0][1].done() or deadlines[0][0] <= now):
+            _, future = deadlines.popleft()
+            if not future.done():
+                future.set_exception(TimeoutError(f"no answer within {self._deadline:g} s"))
+        if deadlines:
+            self._timer = loop.call_at(deadlines[0][0], self._expire)
 
     def _start(self) -> None:
         self._running += 1
@@ -282,9 +333,14 @@ class Batch(Generic[T, R]):
     __slots__ = ("_run",)
 
     def __init__(
-        self, run: Callable[[list[T]], list[R | Exception]], in_flight: int | None = None
+        self,
+        run: Callable[[list[T]], list[R | Exception]],
+        in_flight: int | None = None,
+        deadline: float | None = None,
     ) -> None:
-        self._run = run  # in_flight: the async signature's; one call at a time here anyway
+        # in_flight, deadline: the async signature's; one call at a time here, bounded by the
+        # store's own timeouts.
+        self._run = run
 
     def submit(self, item: T) -> R:
         result = self._run([item])[0]
@@ -332,3 +388,61 @@ class TimeLimit:
 
 AsyncLock = asyncio.Lock
 Lock = threading.Lock
+
+
+class AsyncDeadline:
+    """`async with AsyncDeadline(seconds):` the block ends by TimeoutError once `seconds` have
+    passed, even through a driver that cleans up before it gives in to a cancellation.
+
+    asyncio.timeout cancels the task once and waits for the block to end; psycopg, cancelled
+    mid-query, first asks the server to cancel it and waits for that (up to 10 s against a
+    server that does not answer), and closes the connection at once only when cancelled again.
+    So this cancels the task at the deadline and again every GRACE seconds until the block
+    ends. Its sync twin `Deadline` does nothing: sync callers are bounded by the drivers'
+    own timeouts.
+    """
+
+    GRACE = 0.1
+
+    __slots__ = ("_cancels", "_seconds", "_task", "_timer")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._task: asyncio.Task[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._cancels = 0
+
+    async def __aenter__(self) -> AsyncDeadline:
+        self._task = asyncio.current_task()
+        self._timer = asyncio.get_running_loop().call_later(self._seconds, self._expire)
+        return self
+
+    def _expire(self) -> None:
+        assert self._task is not None
+        self._cancels += 1
+        self._task.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self.GRACE, self._expire)
+
+    async def __aexit__(self, kind: object, e: BaseException | None, tb: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if not self._cancels:
+            return
+        assert self._task is not None
+        for _ in range(self._cancels):
+            self._task.uncancel()
+        if self._task.cancelling() == 0 and isinstance(e, asyncio.CancelledError):
+            raise TimeoutError(f"no answer within {self._seconds:g} s") from e
+
+
+class Deadline:
+    __slots__ = ()
+
+    def __init__(self, seconds: float) -> None:
+        pass
+
+    def __enter__(self) -> Deadline:
+        return self
+
+    def __exit__(self, kind: object, e: BaseException | None, tb: object) -> None:
+        return None

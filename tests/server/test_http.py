@@ -393,7 +393,10 @@ def test_oversize_declared_length_is_refused_at_once(live: Live, token: str, ns:
 
 def test_healthz_and_openapi(live: Live) -> None:
     with httpx.Client() as client:
-        assert client.get(f"{live.url}/healthz").json()["result"] == {"status": "ok"}
+        assert client.get(f"{live.url}/healthz").json()["result"] == {
+            "status": "ok",
+            "checks": {"central_store": "ok"},
+        }
         doc = client.get(f"{live.url}/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     assert (

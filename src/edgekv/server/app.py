@@ -27,13 +27,14 @@ from edgekv.analytics.counting import Usage
 from edgekv.analytics.log import FLUSH_SECONDS, UsageLog
 from edgekv.api._async.kv import AsyncKV
 from edgekv.edge._async.edge_store import AsyncEdgeStore
+from edgekv.server import health
 from edgekv.server.access_log import AccessLogMiddleware
 from edgekv.server.accounts import Accounts
 from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.server.auth import Authenticator, AuthMiddleware
 from edgekv.server.cloudflare_limits import CloudflareLimits, Plan
 from edgekv.server.dashboard import dashboard as web_dashboard
-from edgekv.server.envelope import MethodNotAllowed, NoRoute, failure, ok
+from edgekv.server.envelope import MethodNotAllowed, NoRoute, failure
 from edgekv.server.graphql.route import graphql_route
 from edgekv.server.metrics import Metrics, MetricsListener, RequestMetrics
 from edgekv.server.metrics.requests import ROUTE
@@ -150,11 +151,15 @@ def create_app(
         edge.feed_observers.append(relay_log)
         relay_routes = RelayAPI(opened, writes, relay_log, relay_secret).routes()
 
+    probe = health.CentralProbe(edge.central if edge is not None else opened)
+
     async def healthz(request: Request) -> Response:
-        await opened.feed_position()  # the store answers
+        checks = {"central_store": await probe.check()}
         if edge is None:
-            return ok({"status": "ok"})
-        return ok({"status": "ok", "edge": edge.health()})
+            return health.answer(checks, {})
+        if edge.follows_feed:
+            checks["change_feed"] = health.feed_check(edge.feed_healthy, edge.feed_error)
+        return health.answer(checks, {"edge": edge.health()})
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
@@ -187,6 +192,7 @@ def create_app(
         finally:
             if scraped is not None:
                 await scraped.aclose()
+            probe.close()
             if listener is not None:
                 await listener.aclose()
             if counter is not None:

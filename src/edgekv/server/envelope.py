@@ -83,6 +83,8 @@ def ok(
     return Response(_dump(body), status, headers, media_type="application/json")
 
 
-def failure(error: errors.KVError, headers: dict[str, str] | None = None) -> Response:
-    body = {"success": False, "errors": [error.envelope_error()], "messages": [], "result": None}
+def failure(
+    error: errors.KVError, headers: dict[str, str] | None = None, *, result: Any = None
+) -> Response:
+    body = {"success": False, "errors": [error.envelope_error()], "messages": [], "result": result}
     return Response(_dump(body), error.status, headers, media_type="application/json")

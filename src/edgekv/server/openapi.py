@@ -67,6 +67,35 @@ def _op(
     return op
 
 
+_HEALTH = {
+    "type": "object",
+    "required": ["status", "checks"],
+    "properties": {
+        "status": {"enum": ["ok", "unavailable"]},
+        # central_store, change_feed: "ok" or "unavailable: <reason>" (docs/server.md)
+        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+
+def _healthz() -> dict[str, Any]:
+    """200 while the central store answers, 503 (its envelope, the checks in `result`) while
+    it does not."""
+    op = _op("Health of the node and its dependencies", _HEALTH, secured=False)
+    down = {
+        "type": "object",
+        "required": ["success", "errors", "result"],
+        "properties": {
+            "success": {"const": False},
+            "errors": {"type": "array", "minItems": 1},
+            "messages": {"type": "array"},
+            "result": _HEALTH,
+        },
+    }
+    op["responses"]["503"] = {"description": "The central store does not answer", **_json(down)}
+    return op
+
+
 def _q(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
@@ -134,7 +163,7 @@ def _paths() -> dict[str, Any]:
     string_array = {"type": "array", "items": {"type": "string"}}
     return {
         **_feed_paths(),
-        "/healthz": {"get": _op("Liveness: the store answers", None, secured=False)},
+        "/healthz": {"get": _healthz()},
         "/client/v4/accounts": {"get": _op("Accounts the token sees", {"type": "array"})},
         "/client/v4/memberships": {"get": _op("Memberships (wrangler)", {"type": "array"})},
         "/client/v4/user/tokens/verify": {"get": _op("Verify the token", {"type": "object"})},

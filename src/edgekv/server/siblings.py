@@ -23,12 +23,12 @@ import signal
 import time
 from typing import Any
 
-from edgekv import errors
 from edgekv.edge._async.edge_store import AsyncEdgeStore
 from edgekv.model import Change
+from edgekv.server import health
 from edgekv.server.asgi import ASGIApp, Message, Receive, Scope, Send
-from edgekv.server.envelope import failure, ok
 from edgekv.server.node_log import FLUSH, KEY, NAMESPACE, Entry, NodeLog
+from edgekv.stores._async.protocol import AsyncStore
 
 log = logging.getLogger("edgekv.node")
 
@@ -55,6 +55,7 @@ class Siblings:
         self.leader = leader
         self.parent = parent
         self.edge: AsyncEdgeStore | None = None
+        self.store: AsyncStore | None = None  # the worker app's: its edge, or the store itself
         self.seen = node.end()  # older changes predate this worker's memory, which is empty
         self.requests = 0
         self.started = time.time()
@@ -164,10 +165,11 @@ class Siblings:
         edges = [h["edge"] for h in alive if h["edge"] is not None]
         if not edges:
             return {"node": node}
-        edge = {name: sum(int(e.get(name, 0)) for e in edges) for name in _SUMMED}
+        edge: dict[str, Any] = {name: sum(int(e.get(name, 0)) for e in edges) for name in _SUMMED}
         # The feed is the leader's: the one worker that reads it.
         leader = next((h["edge"] for h in alive if h["leader"] and h["edge"]), None)
         edge["feed_healthy"] = bool(leader and leader["feed_healthy"])
+        edge["feed_error"] = str(leader.get("feed_error", "")) if leader else "no leader"
         edge["feed_flushes"] = int(leader["feed_flushes"]) if leader else 0
         return {"edge": edge, "node": node}
 
@@ -209,6 +211,7 @@ class NodeApp:
     def __init__(self, app: ASGIApp, siblings: Siblings) -> None:
         self.app = app
         self.siblings = siblings
+        self._probe: health.CentralProbe | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         siblings = self.siblings
@@ -226,13 +229,20 @@ class NodeApp:
 
     async def _healthz(self, scope: Scope, receive: Receive, send: Send) -> None:
         edge = self.siblings.edge
-        try:
-            if edge is not None:
-                await edge.feed_position()  # the store answers
-        except errors.KVError as e:
-            await failure(e)(scope, receive, send)
-            return
-        await ok({"status": "ok", **self.siblings.node_health()})(scope, receive, send)
+        checks: dict[str, str] = {}
+        extra = self.siblings.node_health()
+        store = edge.central if edge is not None else self.siblings.store
+        if store is not None:
+            if self._probe is None:
+                self._probe = health.CentralProbe(store)
+            checks["central_store"] = await self._probe.check()
+        if edge is not None:
+            summed = extra.get("edge")
+            if summed is not None:  # the leader's follower speaks for the node
+                checks["change_feed"] = health.feed_check(
+                    bool(summed["feed_healthy"]), str(summed["feed_error"])
+                )
+        await health.answer(checks, extra)(scope, receive, send)
 
     def _send(self, send: Send) -> Send:
         async def startup_done(message: Message) -> None:

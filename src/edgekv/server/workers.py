@@ -265,6 +265,7 @@ class Supervisor:
         )
         store = app.state.store
         siblings.attach(store if isinstance(store, AsyncEdgeStore) else None)
+        siblings.store = store
         out = self._ready_out
 
         def listening(host: str, port: int) -> None:

@@ -25,6 +25,7 @@ from edgekv.api._async.kv import spool
 from edgekv.concurrency import AsyncBatch
 from edgekv.model import EntryWrite
 from edgekv.stores._async.protocol import AsyncStore
+from edgekv.stores.faults import unavailable
 
 MAX_BATCH = 512  # writes per transaction: bounds the latency one commit adds to the others
 IN_MEMORY = 1 << 20  # values up to this size stay in memory; larger ones spill to disk
@@ -40,8 +41,13 @@ class Writes:
 
     def __init__(self, store: AsyncStore, *, group_commit: bool) -> None:
         self.store = store
+        # A write queued behind a commit the store does not answer is answered at the store's
+        # deadline all the same (503), not after that commit's deadline and then its own.
+        deadlines = getattr(store, "deadlines", None)
         self._batch: AsyncBatch[_Queued, int] | None = (
-            AsyncBatch(self._commit, in_flight=1) if group_commit else None
+            AsyncBatch(self._commit, in_flight=1, deadline=getattr(deadlines, "timeout", None))
+            if group_commit
+            else None
         )
         self.transactions = 0  # commits made (tests and benchmarks look)
 
@@ -58,7 +64,17 @@ class Writes:
                 namespace_id, write, only_if_absent=only_if_absent, if_version=if_version
             )
         alone = only_if_absent or if_version is not None or not isinstance(write.value, bytes)
-        return await self._batch.submit((namespace_id, write, only_if_absent, if_version, alone))
+        try:
+            return await self._batch.submit(
+                (namespace_id, write, only_if_absent, if_version, alone)
+            )
+        except TimeoutError as e:  # unanswered: it may still be committed (docs/stores.md)
+            # An edge forgets the key now, as it does for a write the store left unanswered:
+            # the commit under way tells it nothing until it ends.
+            unanswered = getattr(self.store, "unanswered", None)
+            if unanswered is not None:
+                unanswered(namespace_id, (write.key,))
+            raise unavailable("timed out") from e
 
     async def _commit(self, items: list[_Queued]) -> list[int | Exception]:
         # Per namespace, the n-th write of a key goes in transaction n (a full one, or one

@@ -33,6 +33,19 @@ def unavailable(reason: str) -> errors.StoreUnavailable:
     return errors.StoreUnavailable(f"{errors.StoreUnavailable.default_message}: {reason}")
 
 
+def reason_of(e: BaseException) -> str:
+    """Why a call to the central store failed, in edgekv's words (never a driver's text): the
+    reason a StoreUnavailable names, `timed out` for a deadline, `error` for anything else."""
+    if isinstance(e, errors.StoreUnavailable):
+        prefix = errors.StoreUnavailable.default_message + ": "
+        return e.message[len(prefix) :] if e.message.startswith(prefix) else "unavailable"
+    if isinstance(e, TimeoutError):
+        return "timed out"
+    if isinstance(e, OSError):
+        return "connection lost"
+    return "error"
+
+
 def refused(e: BaseException) -> bool:
     """Whether a connection error is a refusal (nothing listens there), as its driver says
     it or as the OS error it was raised from says it (httpx over anyio: "All connection
@@ -68,17 +81,30 @@ class StoreFaults:
     def __enter__(self) -> None:
         return None
 
+    # Reasons that are noted at debug level only: the store retries them itself, and notes
+    # the fault (`note`) when it gives up (SQLite's lock, waited for between attempts).
+    quiet: frozenset[str] = frozenset()
+
     def __exit__(self, kind: object, e: BaseException | None, tb: object) -> None:
         # Never suppresses: a fault is raised as StoreUnavailable, anything else as it is.
         if e is None or isinstance(e, errors.KVError) or not isinstance(e, Exception):
             return
         reason = self.reason(e)
         if reason is None:
-            return
+            if not isinstance(e, TimeoutError):
+                return
+            reason = "timed out"  # a deadline of the store's own (asyncio.timeout, AsyncDeadline)
+        if reason in self.quiet:
+            self._log.debug("central store unavailable (%s): %s: %s", reason, type(e).__name__, e)
+        else:
+            self.note(reason, e)
+        raise unavailable(reason) from e
+
+    def note(self, reason: str, e: BaseException) -> None:
+        """Logs a fault: at warning level once per reason every LOG_EVERY seconds."""
         now = time.monotonic()
         if now - self._logged.get(reason, -LOG_EVERY) >= LOG_EVERY:
             self._logged[reason] = now
             self._log.warning("central store unavailable (%s): %s: %s", reason, type(e).__name__, e)
         else:
             self._log.debug("central store unavailable (%s): %s: %s", reason, type(e).__name__, e)
-        raise unavailable(reason) from e

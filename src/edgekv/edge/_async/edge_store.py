@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from edgekv import errors
-from edgekv.concurrency import AsyncBackground, AsyncSingleFlight
+from edgekv.concurrency import AsyncBackground, AsyncDeadline, AsyncSingleFlight
 from edgekv.edge.memory import CacheKey, EdgeMemory, Item
 from edgekv.edge.observer import EdgeObserver, FeedObserver
 from edgekv.limits import DEFAULT_CACHE_TTL
@@ -41,7 +41,8 @@ from edgekv.stores._async.protocol import (
     chunks_of,
 )
 from edgekv.stores.capabilities import Capabilities
-from edgekv.stores.faults import unavailable
+from edgekv.stores.deadlines import Deadlines
+from edgekv.stores.faults import reason_of, unavailable
 
 log = logging.getLogger("edgekv.edge")
 
@@ -61,6 +62,11 @@ _STREAM_CACHE_LIMIT = 1 << 20
 # lost connection, a cancelled request) during which an `exclusive` edge reads its own
 # changes too: the feed is what tells it whether the write landed.
 UNSURE_WINDOW = 60.0
+# Seconds one read of the change feed may take beyond its wait, whatever the store's own
+# deadlines: a follower never hangs on a store that stopped answering; it reads again after.
+FEED_READ_LIMIT = 15.0
+# Seconds a shutdown waits for background work (the follower, refreshes) before cancelling it.
+CLOSE_GRACE = 5.0
 
 
 class AsyncEdgeStore:
@@ -112,6 +118,7 @@ class AsyncEdgeStore:
         self._exclusive = exclusive and capabilities.exclude_own
         self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
+        self.feed_error = ""  # why the follower's last read failed, in edgekv's words
         self.feed_flushes = 0
         self.feed_reconnects = 0  # times the feed came back after a cut
         self.feed_applied: str | None = None  # the feed position applied up to
@@ -119,6 +126,11 @@ class AsyncEdgeStore:
         # Changes held until they are due: (due, change), in the feed's order.
         self._held: deque[tuple[float, Change]] = deque()
         self.feed_read_at = 0.0  # time.monotonic() when the page last applied was asked for
+
+    @property
+    def deadlines(self) -> Deadlines | None:
+        """The central store's (edgekv.stores.deadlines), when it has them."""
+        return getattr(self.central, "deadlines", None)
 
     @property
     def follows_feed(self) -> bool:
@@ -412,6 +424,11 @@ class AsyncEdgeStore:
         to learn whether it landed."""
         if isinstance(e, errors.KVError) and not isinstance(e, errors.StoreUnavailable):
             return  # refused (a failed condition, a missing namespace): nothing was written
+        self.unanswered(namespace_id, keys)
+
+    def unanswered(self, namespace_id: str, keys: Sequence[str]) -> None:
+        """Writes of `keys` that were not answered in time (they may land yet): their keys
+        leave memory now, and the feed is read with this edge's own changes for a while."""
         for key in keys:
             self.memory.invalidate((namespace_id, key))
         self._unsure_until = time.monotonic() + UNSURE_WINDOW
@@ -434,8 +451,12 @@ class AsyncEdgeStore:
             self._following = True
             return
         self._following = True
-        with central_errors():
-            position = await self.central.feed_position()
+        try:
+            with central_errors():
+                position = await self.central.feed_position()
+        except BaseException:
+            self._following = False  # the next call that reaches the store starts it again
+            raise
         self.feed_healthy = True
         self._background.spawn("feed", functools.partial(self._follow_feed, position))
 
@@ -453,7 +474,8 @@ class AsyncEdgeStore:
                     await self._apply_due()
                 asked = time.monotonic()
                 exclude_own = self._exclusive and asked >= self._unsure_until
-                page = await self.central.changes(position, 1000, exclude_own=exclude_own)
+                async with AsyncDeadline(FEED_READ_LIMIT):
+                    page = await self.central.changes(position, 1000, exclude_own=exclude_own)
                 self.feed_read_at = asked
                 if page.behind:
                     self.flush()
@@ -465,6 +487,7 @@ class AsyncEdgeStore:
                 if not self.feed_healthy:
                     self.feed_reconnects += 1
                 self.feed_healthy = True
+                self.feed_error = ""
                 backoff = 0.05
                 read = len(page.changes) + page.left_out
                 if read and len(page.changes) < 1000:
@@ -475,7 +498,8 @@ class AsyncEdgeStore:
                     await asyncio.sleep(BUSY_FEED_PAUSE if busy else FEED_PAUSE)
                 elif not read:
                     try:
-                        await self.central.wait_for_changes(position, self._next_wait())
+                        async with AsyncDeadline(FEED_READ_LIMIT + self._feed_wait):
+                            await self.central.wait_for_changes(position, self._next_wait())
                     except Exception:  # the push signal is down, not the feed: poll it
                         await asyncio.sleep(self._feed_wait)
             except Exception as e:  # the feed must outlive any failure of the central store
@@ -484,6 +508,7 @@ class AsyncEdgeStore:
                 if self.feed_healthy:
                     log.warning("change feed cut (%s); retrying, cache_ttl bounds staleness", e)
                 self.feed_healthy = False
+                self.feed_error = reason_of(e)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
@@ -623,12 +648,15 @@ class AsyncEdgeStore:
 
     async def stop_following(self) -> None:
         self._closing = True
-        await self._background.aclose()  # the follower sees _closing within feed_wait
+        # The follower sees _closing within feed_wait, or its read's deadline; what still
+        # waits on the store after CLOSE_GRACE is cancelled.
+        await self._background.aclose(CLOSE_GRACE)
 
     def health(self) -> dict[str, object]:
         """What an operator wants to see of an edge: feed health, memory, hits and misses."""
         return {
             "feed_healthy": self.feed_healthy,
+            "feed_error": self.feed_error,
             "feed_flushes": self.feed_flushes,
             "feed_reconnects": self.feed_reconnects,
             "cache_bytes": self.memory.bytes,

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Iterator, Callable, Sequence
 
 from edgekv import errors
-from edgekv.concurrency import Background, SingleFlight
+from edgekv.concurrency import Background, Deadline, SingleFlight
 from edgekv.edge.memory import CacheKey, EdgeMemory, Item
 from edgekv.edge.observer import EdgeObserver, FeedObserver
 from edgekv.limits import DEFAULT_CACHE_TTL
@@ -42,7 +42,8 @@ from edgekv.stores._sync.protocol import (
     chunks_of,
 )
 from edgekv.stores.capabilities import Capabilities
-from edgekv.stores.faults import unavailable
+from edgekv.stores.deadlines import Deadlines
+from edgekv.stores.faults import reason_of, unavailable
 
 log = logging.getLogger("edgekv.edge")
 
@@ -62,6 +63,11 @@ _STREAM_CACHE_LIMIT = 1 << 20
 # lost connection, a cancelled request) during which an `exclusive` edge reads its own
 # changes too: the feed is what tells it whether the write landed.
 UNSURE_WINDOW = 60.0
+# Seconds one read of the change feed may take beyond its wait, whatever the store's own
+# deadlines: a follower never hangs on a store that stopped answering; it reads again after.
+FEED_READ_LIMIT = 15.0
+# Seconds a shutdown waits for background work (the follower, refreshes) before cancelling it.
+CLOSE_GRACE = 5.0
 
 
 class EdgeStore:
@@ -113,6 +119,7 @@ class EdgeStore:
         self._exclusive = exclusive and capabilities.exclude_own
         self._unsure_until = 0.0  # time.monotonic() until which own changes are read too
         self.feed_healthy = False
+        self.feed_error = ""  # why the follower's last read failed, in edgekv's words
         self.feed_flushes = 0
         self.feed_reconnects = 0  # times the feed came back after a cut
         self.feed_applied: str | None = None  # the feed position applied up to
@@ -120,6 +127,11 @@ class EdgeStore:
         # Changes held until they are due: (due, change), in the feed's order.
         self._held: deque[tuple[float, Change]] = deque()
         self.feed_read_at = 0.0  # time.monotonic() when the page last applied was asked for
+
+    @property
+    def deadlines(self) -> Deadlines | None:
+        """The central store's (edgekv.stores.deadlines), when it has them."""
+        return getattr(self.central, "deadlines", None)
 
     @property
     def follows_feed(self) -> bool:
@@ -413,6 +425,11 @@ class EdgeStore:
         to learn whether it landed."""
         if isinstance(e, errors.KVError) and not isinstance(e, errors.StoreUnavailable):
             return  # refused (a failed condition, a missing namespace): nothing was written
+        self.unanswered(namespace_id, keys)
+
+    def unanswered(self, namespace_id: str, keys: Sequence[str]) -> None:
+        """Writes of `keys` that were not answered in time (they may land yet): their keys
+        leave memory now, and the feed is read with this edge's own changes for a while."""
         for key in keys:
             self.memory.invalidate((namespace_id, key))
         self._unsure_until = time.monotonic() + UNSURE_WINDOW
@@ -435,8 +452,12 @@ class EdgeStore:
             self._following = True
             return
         self._following = True
-        with central_errors():
-            position = self.central.feed_position()
+        try:
+            with central_errors():
+                position = self.central.feed_position()
+        except BaseException:
+            self._following = False  # the next call that reaches the store starts it again
+            raise
         self.feed_healthy = True
         self._background.spawn("feed", functools.partial(self._follow_feed, position))
 
@@ -454,7 +475,8 @@ class EdgeStore:
                     self._apply_due()
                 asked = time.monotonic()
                 exclude_own = self._exclusive and asked >= self._unsure_until
-                page = self.central.changes(position, 1000, exclude_own=exclude_own)
+                with Deadline(FEED_READ_LIMIT):
+                    page = self.central.changes(position, 1000, exclude_own=exclude_own)
                 self.feed_read_at = asked
                 if page.behind:
                     self.flush()
@@ -466,6 +488,7 @@ class EdgeStore:
                 if not self.feed_healthy:
                     self.feed_reconnects += 1
                 self.feed_healthy = True
+                self.feed_error = ""
                 backoff = 0.05
                 read = len(page.changes) + page.left_out
                 if read and len(page.changes) < 1000:
@@ -476,7 +499,8 @@ class EdgeStore:
                     time.sleep(BUSY_FEED_PAUSE if busy else FEED_PAUSE)
                 elif not read:
                     try:
-                        self.central.wait_for_changes(position, self._next_wait())
+                        with Deadline(FEED_READ_LIMIT + self._feed_wait):
+                            self.central.wait_for_changes(position, self._next_wait())
                     except Exception:  # the push signal is down, not the feed: poll it
                         time.sleep(self._feed_wait)
             except Exception as e:  # the feed must outlive any failure of the central store
@@ -485,6 +509,7 @@ class EdgeStore:
                 if self.feed_healthy:
                     log.warning("change feed cut (%s); retrying, cache_ttl bounds staleness", e)
                 self.feed_healthy = False
+                self.feed_error = reason_of(e)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
@@ -624,12 +649,15 @@ class EdgeStore:
 
     def stop_following(self) -> None:
         self._closing = True
-        self._background.close()  # the follower sees _closing within feed_wait
+        # The follower sees _closing within feed_wait, or its read's deadline; what still
+        # waits on the store after CLOSE_GRACE is cancelled.
+        self._background.close(CLOSE_GRACE)
 
     def health(self) -> dict[str, object]:
         """What an operator wants to see of an edge: feed health, memory, hits and misses."""
         return {
             "feed_healthy": self.feed_healthy,
+            "feed_error": self.feed_error,
             "feed_flushes": self.feed_flushes,
             "feed_reconnects": self.feed_reconnects,
             "cache_bytes": self.memory.bytes,

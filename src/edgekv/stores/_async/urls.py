@@ -13,10 +13,11 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from edgekv import errors
 from edgekv.stores._async.protocol import AsyncStore
+from edgekv.stores.deadlines import Deadlines
 from edgekv.stores.sqlite._async.sqlite_store import AsyncSQLiteStore
 
 
@@ -58,11 +59,13 @@ def store_from_url(
 
         return AsyncRedisStore(url, clock=clock)
     if scheme == "sqlite":
-        path = unquote(urlsplit(url).path)
+        parts = urlsplit(url)
+        path = unquote(parts.path)
         if not path or path == "/":
             raise errors.BadRequest(f"store URL {url!r} names no file")
+        deadlines = Deadlines.of(dict(parse_qsl(parts.query)))
         # sqlite:///data/kv.db is relative; sqlite:////data/kv.db is absolute.
-        return AsyncSQLiteStore(Path(path[1:]), clock=clock)
+        return AsyncSQLiteStore(Path(path[1:]), clock=clock, busy_timeout=deadlines.timeout)
     if not scheme and url.endswith((".db", ".sqlite", ".sqlite3")):
         return AsyncSQLiteStore(Path(url), clock=clock)
     raise errors.BadRequest(

@@ -9,12 +9,13 @@ import json
 import secrets
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from edgekv import errors
 from edgekv.compact import compact_json
 from edgekv.model import EntryWrite, KeyInfo, StoredEntry
 from edgekv.stores.capabilities import Capabilities
+from edgekv.stores.deadlines import DEADLINE_OPTIONS
 
 API_PATH = "/client/v4"
 CLOUDFLARE_HOST = "api.cloudflare.com"
@@ -49,6 +50,21 @@ def api_base(url: str) -> str:
         raise errors.BadRequest(f"not an HTTP URL: {url!r}")
     base = url.rstrip("/")
     return base if parts.path.rstrip("/").endswith(API_PATH) else base + API_PATH
+
+
+def deadline_options(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without the deadline options every store URL may carry (`timeout`,
+    `connect_timeout`: edgekv.stores.deadlines), and those options."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url, {}
+    ours, theirs = {}, []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name in DEADLINE_OPTIONS:
+            ours[name] = value
+        else:
+            theirs.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(theirs))), ours
 
 
 def is_cloudflare(url: str) -> bool:
@@ -108,6 +124,16 @@ def error_from(status: int, body: bytes) -> errors.KVError:
     if base is None:
         base = errors.BadRequest if 400 <= status < 500 else errors.KVError
     return _remote_class(base, status, code or base.code)(message)
+
+
+def upstream_timed_out(status: int, body: bytes) -> bool:
+    """Whether a failed answer says the server's own central store did not answer in time
+    (503, `central store unavailable: timed out`): not tried again, as the server has waited its
+    deadline already (edge -> relay -> store would otherwise wait four deadlines, not one)."""
+    if status != 503 or b"timed out" not in body:
+        return False
+    error = error_from(status, body)
+    return isinstance(error, errors.StoreUnavailable) and error.message.endswith("timed out")
 
 
 def retry_delay(attempt: int, backoff: float, retry_after: str | None) -> float:

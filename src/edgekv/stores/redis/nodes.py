@@ -44,6 +44,10 @@ class _Lane:
 
     def __init__(self, connection_class: Any, kwargs: dict[str, Any]) -> None:
         self.timeout = kwargs.get("socket_timeout") or DEFAULT_TIMEOUT
+        # Connecting is bounded too, the handshake included (HELLO, AUTH, SELECT: answers
+        # read without the socket_timeout taken off below): a frozen server accepts, in its
+        # kernel, and never answers them.
+        self.connect_timeout = kwargs.get("socket_connect_timeout") or DEFAULT_TIMEOUT
         # The lane bounds each call itself: the connection's own timeout would put a task
         # (wait_for) around every send.
         self.connection_class = connection_class
@@ -56,6 +60,7 @@ class _Lane:
         self.deadlines: deque[float] = deque()
         self.timer: asyncio.TimerHandle | None = None
         self.connecting = asyncio.Lock()
+        self.failed: tuple[float, Exception] | None = None  # the last failed connect: when, why
         self.closing: set[asyncio.Task[Any]] = set()
 
     async def call(self, command: tuple[Any, ...]) -> Any:
@@ -91,16 +96,36 @@ class _Lane:
         return await future
 
     async def _connect(self) -> None:
+        asked = asyncio.get_running_loop().time()
         async with self.connecting:
             if self.transport is None:
-                # redis-py connects: TLS, AUTH, HELLO, SELECT, as for any of its connections.
-                # Then the lane reads the answers itself, as they arrive (_Answers), rather
-                # than by a task reading redis-py's stream (a task wake-up per answer).
-                connection: Any = self.connection_class(**self.kwargs)
+                if self.failed is not None and self.failed[0] >= asked:
+                    # An attempt made while this call waited for its turn failed: this call
+                    # fails with it, rather than wait a connect_timeout more of its own (calls
+                    # queued behind a frozen server would each wait one more, in turn).
+                    raise type(self.failed[1])(*self.failed[1].args)
+                try:
+                    await self._connect_now()
+                except Exception as e:
+                    self.failed = (asyncio.get_running_loop().time(), e)
+                    raise
+                self.failed = None
+
+    async def _connect_now(self) -> None:
+        # redis-py connects: TLS, AUTH, HELLO, SELECT, as for any of its connections. Then the
+        # lane reads the answers itself, as they arrive (_Answers), rather than by a task
+        # reading redis-py's stream (a task wake-up per answer).
+        connection: Any = self.connection_class(**self.kwargs)
+        try:
+            async with asyncio.timeout(self.connect_timeout):
                 await connection.connect()
-                transport = connection._writer.transport
-                transport.set_protocol(_Answers(self, connection))
-                self.connection, self.transport = connection, transport
+        except TimeoutError:
+            with contextlib.suppress(Exception):
+                await connection.disconnect(nowait=True)
+            raise redis.exceptions.TimeoutError("Timeout connecting to Redis") from None
+        transport = connection._writer.transport
+        transport.set_protocol(_Answers(self, connection))
+        self.connection, self.transport = connection, transport
 
     def _answered(self, connection: Any, replies: list[Any]) -> None:
         if connection is not self.connection:

@@ -143,7 +143,13 @@ class AsyncRelayConnections:
     """Up to `limit` connections to the relay at `base_url`, reused while they are fresh."""
 
     def __init__(
-        self, base_url: str, headers: Mapping[str, str], timeout: float, limit: int
+        self,
+        base_url: str,
+        headers: Mapping[str, str],
+        timeout: float,
+        limit: int,
+        *,
+        connect_timeout: float | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         self._tls = parts.scheme == "https"
@@ -153,6 +159,7 @@ class AsyncRelayConnections:
         netloc = parts.netloc.rsplit("@", 1)[-1]
         self._headers = [("Host", netloc), *headers.items()]
         self.timeout = timeout
+        self.connect_timeout = timeout if connect_timeout is None else connect_timeout
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(limit)
 
@@ -175,9 +182,15 @@ class AsyncRelayConnections:
             fields.append(("Content-Length", str(len(body))))
         elif body is None and method in ("POST", "PUT"):
             fields.append(("Content-Length", "0"))
-        await self._slots.acquire()
         try:
-            conn = self._take() or await self._connect(timeout)
+            # Waiting for one of `limit` connections is bounded too: behind calls that the
+            # relay does not answer, a call would otherwise queue past its deadline.
+            async with asyncio.timeout(self.timeout):
+                await self._slots.acquire()
+        except TimeoutError as e:
+            raise RelayConnectionError("timed out waiting for a connection", e) from e
+        try:
+            conn = self._take() or await self._connect(min(timeout, self.connect_timeout))
             try:
                 await self._send(conn, h11.Request(method=method, target=target, headers=fields))
                 if isinstance(body, bytes):
@@ -216,8 +229,10 @@ class AsyncRelayConnections:
         if data:
             conn.writer.write(data)
             try:
-                await conn.writer.drain()
-            except OSError as e:
+                # A relay that stopped reading fills the socket's buffers: bounded as reads are.
+                async with asyncio.timeout(self.timeout):
+                    await conn.writer.drain()
+            except (OSError, TimeoutError) as e:
                 raise RelayConnectionError(_reason(e, connecting=False), e) from e
 
     async def next_event(self, conn: _Connection, within: float) -> h11.Event:
@@ -298,13 +313,20 @@ class RelayConnections:
     """The sync twin of AsyncRelayConnections, over httpx's Client."""
 
     def __init__(
-        self, base_url: str, headers: Mapping[str, str], timeout: float, limit: int
+        self,
+        base_url: str,
+        headers: Mapping[str, str],
+        timeout: float,
+        limit: int,
+        *,
+        connect_timeout: float | None = None,
     ) -> None:
         self.timeout = timeout
+        self.connect_timeout = timeout if connect_timeout is None else connect_timeout
         self._client = httpx.Client(
             base_url=base_url,
             headers=dict(headers),
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(timeout, connect=self.connect_timeout),
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
         )
 
@@ -325,7 +347,9 @@ class RelayConnections:
             params=params,
             headers=headers,
             content=content,
-            timeout=httpx.Timeout(self.timeout if within is None else within),
+            timeout=httpx.Timeout(
+                self.timeout if within is None else within, connect=self.connect_timeout
+            ),
         )
         with _transport_errors():
             return Answer(self._client.send(request, stream=True))

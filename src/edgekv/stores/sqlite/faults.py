@@ -12,10 +12,11 @@ import sqlite3
 from edgekv.stores.faults import StoreFaults
 
 CLOSED = "the store is closed"
+LOCKED = "locked by another writer"
 _REASONS = {
-    sqlite3.SQLITE_BUSY: "locked by another writer",
-    sqlite3.SQLITE_LOCKED: "locked by another writer",
-    sqlite3.SQLITE_PROTOCOL: "locked by another writer",  # WAL locks contended
+    sqlite3.SQLITE_BUSY: LOCKED,
+    sqlite3.SQLITE_LOCKED: LOCKED,
+    sqlite3.SQLITE_PROTOCOL: LOCKED,  # WAL locks contended
     sqlite3.SQLITE_IOERR: "disk I/O failed",
     sqlite3.SQLITE_FULL: "disk full",
     sqlite3.SQLITE_CANTOPEN: "file cannot be opened",
@@ -28,6 +29,7 @@ _REASONS = {
 
 class SQLiteFaults(StoreFaults):
     __slots__ = ()
+    quiet = frozenset({LOCKED})  # the store waits for the lock itself (sqlite_store.py)
 
     @staticmethod
     def reason(e: Exception) -> str | None:

@@ -45,6 +45,7 @@ from edgekv.model import (
     StoredEntry,
 )
 from edgekv.stores._async.protocol import Direction, NamespaceOrder
+from edgekv.stores.deadlines import TIMEOUT, Deadlines
 from edgekv.stores.http import wire
 from edgekv.stores.http._async.sending import body, chunks, read_all, read_whole, send
 from edgekv.stores.http.faults import RestFaults
@@ -58,6 +59,7 @@ _FEED_PAGE = 1000  # the server's maximum limit
 _FEED_WAIT = 30.0  # the server's longest long poll
 _NO_ROUTE = frozenset({7000, 7003})  # what a server without the feed answers for its paths
 log = logging.getLogger("edgekv.http")
+CLOUDFLARE_TIMEOUT = 30.0  # seconds: Cloudflare's API's default deadline (bulk writes)
 
 
 class AsyncRestStore:
@@ -69,7 +71,8 @@ class AsyncRestStore:
         *,
         token: str | None = None,
         account_id: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
         retries: int = 3,
         backoff: float = 0.2,
         max_connections: int = 20,
@@ -80,6 +83,20 @@ class AsyncRestStore:
         which declares fewer capabilities (`wire.CLOUDFLARE`); by default, whether the URL's
         host is api.cloudflare.com."""
         self._faults = RestFaults(log)
+        url, options = wire.deadline_options(url)
+        if cloudflare is None:
+            cloudflare = wire.is_cloudflare(url)
+        # `timeout` (the URL's, else 5 s) bounds each request: connecting (`connect_timeout`,
+        # 2 s), sending, and each read of the answer; a request that timed out is not retried.
+        # Cloudflare's API, across the internet, may take longer to answer a bulk write of
+        # 10,000 keys: 30 s there, unless the URL says otherwise.
+        self.deadlines = Deadlines.of(
+            options,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            default_timeout=CLOUDFLARE_TIMEOUT if cloudflare else TIMEOUT,
+        )
+        timeout = self.deadlines.timeout
         self.base_url = wire.api_base(url)
         token = token if token is not None else os.environ.get("EDGEKV_TOKEN")
         headers = {"User-Agent": "edgekv-python"}
@@ -88,7 +105,7 @@ class AsyncRestStore:
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(timeout, connect=self.deadlines.connect_timeout),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
@@ -99,8 +116,6 @@ class AsyncRestStore:
         self.backoff = backoff
         # Cloudflare's cursors are opaque: the one that follows a page is kept by its last key.
         self._cursors: OrderedDict[tuple[str, str, str], str] = OrderedDict()
-        if cloudflare is None:
-            cloudflare = wire.is_cloudflare(url)
         self.capabilities = wire.CLOUDFLARE if cloudflare else wire.EDGEKV_SERVER
         # Does the server speak edgekv's extensions (a bulk read of bytes)? Asked once.
         self._edgekv: bool | None = False if cloudflare else None

@@ -1,5 +1,6 @@
 """One HTTP request with retries, as every store over HTTP sends it (the REST store, the
-relay store): 429 always retried, 5xx and connection failures only for a call safe to repeat,
+relay store): 429 always retried, 5xx and connection failures (not timeouts) only for a call
+safe to repeat,
 with exponential backoff (or the server's Retry-After); a failed answer raises the edgekv
 error its envelope names."""
 
@@ -37,6 +38,10 @@ async def send(
         )
         try:
             response = await client.send(request, stream=stream)
+        except httpx.TimeoutException:
+            # Not tried again: the call has had its deadline, and a server that did not answer
+            # it in time would hold each retry as long (refusals and resets are retried).
+            raise
         except httpx.TransportError:
             wait = wire.retry_wait(attempt, retries, backoff, idempotent=idempotent, status=None)
             if wait is None:
@@ -46,6 +51,8 @@ async def send(
                 return response
             body = await response.aread()
             await response.aclose()
+            if wire.upstream_timed_out(response.status_code, body):
+                raise wire.error_from(response.status_code, body)
             wait = wire.retry_wait(
                 attempt,
                 retries,

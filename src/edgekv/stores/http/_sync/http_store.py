@@ -46,6 +46,7 @@ from edgekv.model import (
     StoredEntry,
 )
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder
+from edgekv.stores.deadlines import TIMEOUT, Deadlines
 from edgekv.stores.http import wire
 from edgekv.stores.http._sync.sending import body, chunks, read_all, read_whole, send
 from edgekv.stores.http.faults import RestFaults
@@ -59,6 +60,7 @@ _FEED_PAGE = 1000  # the server's maximum limit
 _FEED_WAIT = 30.0  # the server's longest long poll
 _NO_ROUTE = frozenset({7000, 7003})  # what a server without the feed answers for its paths
 log = logging.getLogger("edgekv.http")
+CLOUDFLARE_TIMEOUT = 30.0  # seconds: Cloudflare's API's default deadline (bulk writes)
 
 
 class RestStore:
@@ -70,7 +72,8 @@ class RestStore:
         *,
         token: str | None = None,
         account_id: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
         retries: int = 3,
         backoff: float = 0.2,
         max_connections: int = 20,
@@ -81,6 +84,20 @@ class RestStore:
         which declares fewer capabilities (`wire.CLOUDFLARE`); by default, whether the URL's
         host is api.cloudflare.com."""
         self._faults = RestFaults(log)
+        url, options = wire.deadline_options(url)
+        if cloudflare is None:
+            cloudflare = wire.is_cloudflare(url)
+        # `timeout` (the URL's, else 5 s) bounds each request: connecting (`connect_timeout`,
+        # 2 s), sending, and each read of the answer; a request that timed out is not retried.
+        # Cloudflare's API, across the internet, may take longer to answer a bulk write of
+        # 10,000 keys: 30 s there, unless the URL says otherwise.
+        self.deadlines = Deadlines.of(
+            options,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            default_timeout=CLOUDFLARE_TIMEOUT if cloudflare else TIMEOUT,
+        )
+        timeout = self.deadlines.timeout
         self.base_url = wire.api_base(url)
         token = token if token is not None else os.environ.get("EDGEKV_TOKEN")
         headers = {"User-Agent": "edgekv-python"}
@@ -89,7 +106,7 @@ class RestStore:
         self._client = httpx.Client(
             base_url=self.base_url,
             headers=headers,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(timeout, connect=self.deadlines.connect_timeout),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
@@ -100,8 +117,6 @@ class RestStore:
         self.backoff = backoff
         # Cloudflare's cursors are opaque: the one that follows a page is kept by its last key.
         self._cursors: OrderedDict[tuple[str, str, str], str] = OrderedDict()
-        if cloudflare is None:
-            cloudflare = wire.is_cloudflare(url)
         self.capabilities = wire.CLOUDFLARE if cloudflare else wire.EDGEKV_SERVER
         # Does the server speak edgekv's extensions (a bulk read of bytes)? Asked once.
         self._edgekv: bool | None = False if cloudflare else None

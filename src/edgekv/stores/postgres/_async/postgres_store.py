@@ -8,6 +8,7 @@ The tables are created on first use, in the URL's schema (default `edgekv`).
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -15,11 +16,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
+import psycopg.conninfo
 from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
 from edgekv import errors
-from edgekv.concurrency import AsyncLock
+from edgekv.concurrency import AsyncDeadline, AsyncLock
 from edgekv.limits import prefix_upper_bound
 from edgekv.model import (
     Change,
@@ -35,6 +37,7 @@ from edgekv.model import (
 from edgekv.stores import namespace_sql
 from edgekv.stores._async.protocol import Direction, NamespaceOrder, chunks_of
 from edgekv.stores.capabilities import Capabilities
+from edgekv.stores.deadlines import DEADLINE_OPTIONS, Deadlines
 from edgekv.stores.positions import int_position, parse_int_position
 from edgekv.stores.postgres import schema as postgres_schema
 from edgekv.stores.postgres._async.pool import AsyncFailFastPool
@@ -43,6 +46,7 @@ from edgekv.stores.postgres.faults import PostgresFaults
 # Values at least this large are stored and read a chunk at a time (blob_chunks).
 LARGE_VALUE = 1 << 20
 CHUNK = 1 << 20
+MIGRATION_TIMEOUT = 60.0  # seconds the first call may take to create or upgrade the schema
 NOT_AN_INTEGER = "value is not an integer, or the sum exceeds 64 bits"
 
 log = logging.getLogger("edgekv.postgres")
@@ -56,7 +60,7 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     ours, theirs = {}, []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name in ("schema", "pool_min", "pool_max"):
+        if name in ("schema", "pool_min", "pool_max", *DEADLINE_OPTIONS):
             ours[name] = value
         else:
             theirs.append((name, value))
@@ -87,10 +91,20 @@ class AsyncPostgresStore:
         max_size: int | None = None,
         feed_retention: float = 24 * 3600,
         purge_interval: float = 1.0,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
     ) -> None:
         self._faults = PostgresFaults(log)
         self.feed_reads = 0  # feed pages and looks at its end, made here (docs/scaling.md)
         conninfo, options = split_url(url)
+        # `timeout` bounds each call, waiting for a pooled connection included: the call is
+        # cancelled at its deadline (psycopg then closes a connection it cannot cancel on);
+        # `connect_timeout` goes to libpq, in whole seconds, 2 at least (libpq's minimum).
+        self.deadlines = Deadlines.of(options, timeout=timeout, connect_timeout=connect_timeout)
+        self._timeout = self.deadlines.timeout
+        conninfo = psycopg.conninfo.make_conninfo(
+            conninfo, connect_timeout=max(2, math.ceil(self.deadlines.connect_timeout))
+        )
         self.schema = schema or options.get("schema") or "edgekv"
         self._sql = postgres_schema.Statements(self.schema)
         self._clock = clock
@@ -105,6 +119,7 @@ class AsyncPostgresStore:
             min_size=min_size or int(options.get("pool_min", 1)),
             max_size=max_size or int(options.get("pool_max", 10)),
             kwargs={"autocommit": True},
+            timeout=self._timeout,
             open=False,
         )
 
@@ -115,12 +130,17 @@ class AsyncPostgresStore:
             # The first calls may come together: one opens the pool, the others wait for it.
             async with self._opening:
                 if not self._ready:
-                    await self._open_pool()
+                    # The schema's creation (DDL, once) may take longer than a call: its own
+                    # bound; waiting for a connection is bounded by the pool's timeout.
+                    async with AsyncDeadline(max(self._timeout, MIGRATION_TIMEOUT)):
+                        await self._open_pool()
                     self._ready = True
         return self._pool
 
     async def _open_pool(self) -> None:
-        await self._pool.open(wait=True)
+        # Not open(wait=True): a pool that could not connect in time would close itself for
+        # good, and the store would not recover once the server answers again.
+        await self._pool.open()
         async with self._pool.connection() as conn:
             if await self._schema_version(conn) < postgres_schema.SCHEMA_VERSION:
                 async with conn.transaction():
@@ -148,13 +168,13 @@ class AsyncPostgresStore:
 
     async def _one(self, query: str, params: Any = None, *, binary: bool = False) -> Any:
         pool = await self._open()
-        async with pool.connection() as conn:
+        async with AsyncDeadline(self._timeout), pool.connection() as conn:
             cur = await conn.execute(query, params, binary=binary)
             return await cur.fetchone()
 
     async def _all(self, query: str, params: Any = None, *, binary: bool = False) -> list[Any]:
         pool = await self._open()
-        async with pool.connection() as conn:
+        async with AsyncDeadline(self._timeout), pool.connection() as conn:
             cur = await conn.execute(query, params, binary=binary)
             return await cur.fetchall()
 
@@ -258,7 +278,7 @@ class AsyncPostgresStore:
         with self._faults:
             nsid = await self._nsid(namespace_id)
             pool = await self._open()
-            async with pool.connection() as conn, conn.transaction():
+            async with AsyncDeadline(self._timeout), pool.connection() as conn, conn.transaction():
                 # A tombstone stays so the feed can name the namespace; one feed entry with no key
                 # says "all of it".
                 await conn.execute(self._sql.write_lock)
@@ -296,7 +316,7 @@ class AsyncPostgresStore:
         with self._faults:
             nsid = self._nsids.get(namespace_id) or await self._nsid(namespace_id)
             pool = await self._open()
-            async with pool.connection() as conn:
+            async with AsyncDeadline(self._timeout), pool.connection() as conn:
                 cur = await conn.execute(
                     self._sql.get, (nsid, key.encode(), self._clock()), binary=True
                 )
@@ -319,7 +339,7 @@ class AsyncPostgresStore:
         with self._faults:
             nsid = self._nsids.get(namespace_id) or await self._nsid(namespace_id)
             pool = await self._open()
-            async with pool.connection() as conn:
+            async with AsyncDeadline(self._timeout), pool.connection() as conn:
                 cur = await conn.execute(
                     self._sql.get_value, (nsid, key.encode(), self._clock()), binary=True
                 )
@@ -335,7 +355,7 @@ class AsyncPostgresStore:
             nsid = await self._nsid(namespace_id)
             found: dict[bytes, StoredEntry] = {}
             pool = await self._open()
-            async with pool.connection() as conn:
+            async with AsyncDeadline(self._timeout), pool.connection() as conn:
                 cur = await conn.execute(
                     self._sql.get_many,
                     (nsid, [k.encode() for k in keys], self._clock()),
@@ -358,18 +378,20 @@ class AsyncPostgresStore:
         with self._faults:
             nsid = await self._nsid(namespace_id)
             pool = await self._open()
-            conn = await pool.getconn()
-            try:
-                # A repeatable-read snapshot: the chunks of one version even if the key is
-                # overwritten while the caller reads, and the connection is the caller's until then.
-                await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                cur = await conn.execute(
-                    self._sql.get, (nsid, key.encode(), self._clock()), binary=True
-                )
-                row = await cur.fetchone()
-            except BaseException:
-                await pool.putconn(conn)
-                raise
+            async with AsyncDeadline(self._timeout):
+                conn = await pool.getconn()
+                try:
+                    # A repeatable-read snapshot: the chunks of one version even if the key is
+                    # overwritten while the caller reads, and the connection is the caller's
+                    # until then.
+                    await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    cur = await conn.execute(
+                        self._sql.get, (nsid, key.encode(), self._clock()), binary=True
+                    )
+                    row = await cur.fetchone()
+                except BaseException:
+                    await pool.putconn(conn)
+                    raise
             if row is None or row[0] is not None:
                 await conn.execute("COMMIT")
                 await pool.putconn(conn)
@@ -392,15 +414,17 @@ class AsyncPostgresStore:
             try:
                 n = 0
                 while True:
-                    cur = await conn.execute(self._sql.blob_chunk, (blob_id, n), binary=True)
-                    row = await cur.fetchone()
+                    async with AsyncDeadline(self._timeout):  # each chunk, not across yields
+                        cur = await conn.execute(self._sql.blob_chunk, (blob_id, n), binary=True)
+                        row = await cur.fetchone()
                     if row is None:
                         break
                     data = memoryview(row[0])
                     for start in range(0, len(data), chunk_size):
                         yield bytes(data[start : start + chunk_size])
                     n += 1
-                await conn.execute("COMMIT")
+                async with AsyncDeadline(self._timeout):
+                    await conn.execute("COMMIT")
             finally:
                 await pool.putconn(conn)
 
@@ -416,7 +440,7 @@ class AsyncPostgresStore:
             nsid = self._nsids.get(namespace_id) or await self._nsid(namespace_id)
             now = self._clock()
             pool = await self._open()
-            async with pool.connection() as conn:
+            async with AsyncDeadline(self._timeout), pool.connection() as conn:
                 if write.size < LARGE_VALUE and isinstance(write.value, bytes):
                     row = await self._put_row(
                         conn, nsid, write, write.value, None, only_if_absent, if_version, now
@@ -499,7 +523,7 @@ class AsyncPostgresStore:
                 exps.append(w.expiration)
             written = int(self._clock())
             pool = await self._open()
-            async with pool.connection() as conn:
+            async with AsyncDeadline(self._timeout), pool.connection() as conn:
                 cur = await conn.execute(
                     self._sql.upsert_many, (nsid, written, keys, values, metas, exps)
                 )
@@ -513,7 +537,7 @@ class AsyncPostgresStore:
         with self._faults:
             nsid = await self._nsid(namespace_id)
             pool = await self._open()
-            async with pool.connection() as conn, conn.transaction():
+            async with AsyncDeadline(self._timeout), pool.connection() as conn, conn.transaction():
                 await conn.execute(self._sql.write_lock)
                 await conn.execute(self._sql.delete_many, (nsid, [k.encode() for k in keys], nsid))
 
@@ -574,7 +598,7 @@ class AsyncPostgresStore:
             since = parse_int_position(position)
             self.feed_reads += 1
             pool = await self._open()
-            async with pool.connection() as conn, conn.transaction():
+            async with AsyncDeadline(self._timeout), pool.connection() as conn, conn.transaction():
                 # Exclusive for the moment of the read: every write that drew a number has ended.
                 await conn.execute(self._sql.feed_lock)
                 cur = await conn.execute(self._sql.changes, (since, limit), binary=True)
@@ -593,7 +617,7 @@ class AsyncPostgresStore:
         with self._faults:
             since = parse_int_position(position)
             pool = await self._open()
-            async with pool.connection() as conn:
+            async with AsyncDeadline(self._timeout + seconds), pool.connection() as conn:
                 await conn.execute(f"LISTEN {postgres_schema.quote_ident(self._sql.channel)}")
                 try:
                     self.feed_reads += 1
@@ -614,7 +638,7 @@ class AsyncPostgresStore:
         self._next_purge = now + self._purge_interval
         horizon = time.time() - self._feed_retention
         pool = await self._open()
-        async with pool.connection() as conn:
+        async with AsyncDeadline(self._timeout), pool.connection() as conn:
             async with conn.transaction():
                 # The feed's new changes into the totals (only folded changes are purged),
                 # and what the sweep reclaims out of them, one updater of totals at a time.

@@ -9,6 +9,7 @@ The tables are created on first use, in the URL's schema (default `edgekv`).
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Iterator, Callable, Sequence
@@ -16,11 +17,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
+import psycopg.conninfo
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from edgekv import errors
-from edgekv.concurrency import Lock
+from edgekv.concurrency import Deadline, Lock
 from edgekv.limits import prefix_upper_bound
 from edgekv.model import (
     Change,
@@ -36,6 +38,7 @@ from edgekv.model import (
 from edgekv.stores import namespace_sql
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder, chunks_of
 from edgekv.stores.capabilities import Capabilities
+from edgekv.stores.deadlines import DEADLINE_OPTIONS, Deadlines
 from edgekv.stores.positions import int_position, parse_int_position
 from edgekv.stores.postgres import schema as postgres_schema
 from edgekv.stores.postgres._sync.pool import FailFastPool
@@ -44,6 +47,7 @@ from edgekv.stores.postgres.faults import PostgresFaults
 # Values at least this large are stored and read a chunk at a time (blob_chunks).
 LARGE_VALUE = 1 << 20
 CHUNK = 1 << 20
+MIGRATION_TIMEOUT = 60.0  # seconds the first call may take to create or upgrade the schema
 NOT_AN_INTEGER = "value is not an integer, or the sum exceeds 64 bits"
 
 log = logging.getLogger("edgekv.postgres")
@@ -57,7 +61,7 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     ours, theirs = {}, []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name in ("schema", "pool_min", "pool_max"):
+        if name in ("schema", "pool_min", "pool_max", *DEADLINE_OPTIONS):
             ours[name] = value
         else:
             theirs.append((name, value))
@@ -88,10 +92,20 @@ class PostgresStore:
         max_size: int | None = None,
         feed_retention: float = 24 * 3600,
         purge_interval: float = 1.0,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
     ) -> None:
         self._faults = PostgresFaults(log)
         self.feed_reads = 0  # feed pages and looks at its end, made here (docs/scaling.md)
         conninfo, options = split_url(url)
+        # `timeout` bounds each call, waiting for a pooled connection included: the call is
+        # cancelled at its deadline (psycopg then closes a connection it cannot cancel on);
+        # `connect_timeout` goes to libpq, in whole seconds, 2 at least (libpq's minimum).
+        self.deadlines = Deadlines.of(options, timeout=timeout, connect_timeout=connect_timeout)
+        self._timeout = self.deadlines.timeout
+        conninfo = psycopg.conninfo.make_conninfo(
+            conninfo, connect_timeout=max(2, math.ceil(self.deadlines.connect_timeout))
+        )
         self.schema = schema or options.get("schema") or "edgekv"
         self._sql = postgres_schema.Statements(self.schema)
         self._clock = clock
@@ -106,6 +120,7 @@ class PostgresStore:
             min_size=min_size or int(options.get("pool_min", 1)),
             max_size=max_size or int(options.get("pool_max", 10)),
             kwargs={"autocommit": True},
+            timeout=self._timeout,
             open=False,
         )
 
@@ -116,12 +131,17 @@ class PostgresStore:
             # The first calls may come together: one opens the pool, the others wait for it.
             with self._opening:
                 if not self._ready:
-                    self._open_pool()
+                    # The schema's creation (DDL, once) may take longer than a call: its own
+                    # bound; waiting for a connection is bounded by the pool's timeout.
+                    with Deadline(max(self._timeout, MIGRATION_TIMEOUT)):
+                        self._open_pool()
                     self._ready = True
         return self._pool
 
     def _open_pool(self) -> None:
-        self._pool.open(wait=True)
+        # Not open(wait=True): a pool that could not connect in time would close itself for
+        # good, and the store would not recover once the server answers again.
+        self._pool.open()
         with self._pool.connection() as conn:
             if self._schema_version(conn) < postgres_schema.SCHEMA_VERSION:
                 with conn.transaction():
@@ -149,13 +169,13 @@ class PostgresStore:
 
     def _one(self, query: str, params: Any = None, *, binary: bool = False) -> Any:
         pool = self._open()
-        with pool.connection() as conn:
+        with Deadline(self._timeout), pool.connection() as conn:
             cur = conn.execute(query, params, binary=binary)
             return cur.fetchone()
 
     def _all(self, query: str, params: Any = None, *, binary: bool = False) -> list[Any]:
         pool = self._open()
-        with pool.connection() as conn:
+        with Deadline(self._timeout), pool.connection() as conn:
             cur = conn.execute(query, params, binary=binary)
             return cur.fetchall()
 
@@ -259,7 +279,7 @@ class PostgresStore:
         with self._faults:
             nsid = self._nsid(namespace_id)
             pool = self._open()
-            with pool.connection() as conn, conn.transaction():
+            with Deadline(self._timeout), pool.connection() as conn, conn.transaction():
                 # A tombstone stays so the feed can name the namespace; one feed entry with no key
                 # says "all of it".
                 conn.execute(self._sql.write_lock)
@@ -297,7 +317,7 @@ class PostgresStore:
         with self._faults:
             nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
             pool = self._open()
-            with pool.connection() as conn:
+            with Deadline(self._timeout), pool.connection() as conn:
                 cur = conn.execute(
                     self._sql.get, (nsid, key.encode(), self._clock()), binary=True
                 )
@@ -320,7 +340,7 @@ class PostgresStore:
         with self._faults:
             nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
             pool = self._open()
-            with pool.connection() as conn:
+            with Deadline(self._timeout), pool.connection() as conn:
                 cur = conn.execute(
                     self._sql.get_value, (nsid, key.encode(), self._clock()), binary=True
                 )
@@ -336,7 +356,7 @@ class PostgresStore:
             nsid = self._nsid(namespace_id)
             found: dict[bytes, StoredEntry] = {}
             pool = self._open()
-            with pool.connection() as conn:
+            with Deadline(self._timeout), pool.connection() as conn:
                 cur = conn.execute(
                     self._sql.get_many,
                     (nsid, [k.encode() for k in keys], self._clock()),
@@ -359,18 +379,20 @@ class PostgresStore:
         with self._faults:
             nsid = self._nsid(namespace_id)
             pool = self._open()
-            conn = pool.getconn()
-            try:
-                # A repeatable-read snapshot: the chunks of one version even if the key is
-                # overwritten while the caller reads, and the connection is the caller's until then.
-                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                cur = conn.execute(
-                    self._sql.get, (nsid, key.encode(), self._clock()), binary=True
-                )
-                row = cur.fetchone()
-            except BaseException:
-                pool.putconn(conn)
-                raise
+            with Deadline(self._timeout):
+                conn = pool.getconn()
+                try:
+                    # A repeatable-read snapshot: the chunks of one version even if the key is
+                    # overwritten while the caller reads, and the connection is the caller's
+                    # until then.
+                    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    cur = conn.execute(
+                        self._sql.get, (nsid, key.encode(), self._clock()), binary=True
+                    )
+                    row = cur.fetchone()
+                except BaseException:
+                    pool.putconn(conn)
+                    raise
             if row is None or row[0] is not None:
                 conn.execute("COMMIT")
                 pool.putconn(conn)
@@ -393,15 +415,17 @@ class PostgresStore:
             try:
                 n = 0
                 while True:
-                    cur = conn.execute(self._sql.blob_chunk, (blob_id, n), binary=True)
-                    row = cur.fetchone()
+                    with Deadline(self._timeout):  # each chunk, not across yields
+                        cur = conn.execute(self._sql.blob_chunk, (blob_id, n), binary=True)
+                        row = cur.fetchone()
                     if row is None:
                         break
                     data = memoryview(row[0])
                     for start in range(0, len(data), chunk_size):
                         yield bytes(data[start : start + chunk_size])
                     n += 1
-                conn.execute("COMMIT")
+                with Deadline(self._timeout):
+                    conn.execute("COMMIT")
             finally:
                 pool.putconn(conn)
 
@@ -417,7 +441,7 @@ class PostgresStore:
             nsid = self._nsids.get(namespace_id) or self._nsid(namespace_id)
             now = self._clock()
             pool = self._open()
-            with pool.connection() as conn:
+            with Deadline(self._timeout), pool.connection() as conn:
                 if write.size < LARGE_VALUE and isinstance(write.value, bytes):
                     row = self._put_row(
                         conn, nsid, write, write.value, None, only_if_absent, if_version, now
@@ -500,7 +524,7 @@ class PostgresStore:
                 exps.append(w.expiration)
             written = int(self._clock())
             pool = self._open()
-            with pool.connection() as conn:
+            with Deadline(self._timeout), pool.connection() as conn:
                 cur = conn.execute(
                     self._sql.upsert_many, (nsid, written, keys, values, metas, exps)
                 )
@@ -514,7 +538,7 @@ class PostgresStore:
         with self._faults:
             nsid = self._nsid(namespace_id)
             pool = self._open()
-            with pool.connection() as conn, conn.transaction():
+            with Deadline(self._timeout), pool.connection() as conn, conn.transaction():
                 conn.execute(self._sql.write_lock)
                 conn.execute(self._sql.delete_many, (nsid, [k.encode() for k in keys], nsid))
 
@@ -575,7 +599,7 @@ class PostgresStore:
             since = parse_int_position(position)
             self.feed_reads += 1
             pool = self._open()
-            with pool.connection() as conn, conn.transaction():
+            with Deadline(self._timeout), pool.connection() as conn, conn.transaction():
                 # Exclusive for the moment of the read: every write that drew a number has ended.
                 conn.execute(self._sql.feed_lock)
                 cur = conn.execute(self._sql.changes, (since, limit), binary=True)
@@ -594,7 +618,7 @@ class PostgresStore:
         with self._faults:
             since = parse_int_position(position)
             pool = self._open()
-            with pool.connection() as conn:
+            with Deadline(self._timeout + seconds), pool.connection() as conn:
                 conn.execute(f"LISTEN {postgres_schema.quote_ident(self._sql.channel)}")
                 try:
                     self.feed_reads += 1
@@ -615,7 +639,7 @@ class PostgresStore:
         self._next_purge = now + self._purge_interval
         horizon = time.time() - self._feed_retention
         pool = self._open()
-        with pool.connection() as conn:
+        with Deadline(self._timeout), pool.connection() as conn:
             with conn.transaction():
                 # The feed's new changes into the totals (only folded changes are purged),
                 # and what the sweep reclaims out of them, one updater of totals at a time.

@@ -20,6 +20,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 import redis
 import redis.exceptions
 from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import AskError, ClusterDownError, MovedError, TryAgainError
 
 from edgekv import errors
@@ -38,6 +40,7 @@ from edgekv.model import (
 )
 from edgekv.stores._sync.protocol import Direction, NamespaceOrder, chunks_of
 from edgekv.stores.capabilities import Capabilities
+from edgekv.stores.deadlines import DEADLINE_OPTIONS, Deadlines
 from edgekv.stores.positions import parse_stream_position, stream_id_key, stream_position
 from edgekv.stores.redis import scripts as lua
 from edgekv.stores.redis.faults import RedisFaults
@@ -47,7 +50,7 @@ LARGE_VALUE = 1 << 20  # values this large are kept in a blob key, moved in chun
 CHUNK = 1 << 20
 SCRIPT_ARGS = 8000  # most fields one script call takes: bounds how long it holds Redis
 NOT_AN_INTEGER = "value is not an integer, or the sum exceeds 64 bits"
-_OURS = ("prefix", "buckets", "feed_retention", "expiry_grace")
+_OURS = ("prefix", "buckets", "feed_retention", "expiry_grace", *DEADLINE_OPTIONS)
 _ENTRY_FIELDS = ["v", "b", "x", "m", "n", "t"]  # what a read takes of an entry's hash
 
 
@@ -67,6 +70,15 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
 # a failover): Redis refuses such a script before running it, so it can be run again.
 _MOVED = (MovedError, AskError, TryAgainError, ClusterDownError)
 log = logging.getLogger("edgekv.redis")
+
+
+# A retry of redis-py's own is one more connection attempt after a connection error only: a
+# call that timed out is not sent again (that would double its deadline, and redis-py's default,
+# 3 retries with backoff up to 10 s, made a frozen server's calls wait a minute).
+def _retry() -> Retry:
+    return Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
+
+
 Id = tuple[int, int]  # a stream id's (ms, seq)
 
 
@@ -136,6 +148,20 @@ class RedisStore:
         self._grace = (
             expiry_grace if expiry_grace is not None else int(options.get("expiry_grace", 60))
         )
+        # `timeout`/`connect_timeout` (edgekv's, as on every store URL), or redis-py's own
+        # `socket_timeout`/`socket_connect_timeout`: each call, each new connection.
+        self.deadlines = Deadlines.of(
+            {
+                "timeout": options.get("timeout") or options.get("socket_timeout", ""),
+                "connect_timeout": options.get("connect_timeout")
+                or options.get("socket_connect_timeout", ""),
+            }
+        )
+        bounded: dict[str, Any] = {
+            "socket_timeout": self.deadlines.timeout,
+            "socket_connect_timeout": self.deadlines.connect_timeout,
+            "retry": _retry(),
+        }
         self.client: Any
         if scheme in ("redis+cluster", "rediss+cluster"):
             nodes = []
@@ -150,6 +176,7 @@ class RedisStore:
                 ssl=scheme.startswith("rediss"),
                 username=username,
                 password=secret,
+                **{**bounded, "retry": _retry()},
             )
             # Pub/sub messages published on any master reach every node of a cluster.
             self._signals: Any = redis.Redis(
@@ -158,9 +185,10 @@ class RedisStore:
                 ssl=scheme.startswith("rediss"),
                 username=username,
                 password=secret,
+                **bounded,
             )
         else:
-            self.client = redis.Redis.from_url(base)
+            self.client = redis.Redis.from_url(base, **bounded)
             self._signals = self.client
         self._pubsub: Any = None
         self._waiting = Lock()
@@ -532,7 +560,9 @@ class RedisStore:
             name = "" if node is None else node.name
             batch = self._batches.get(name)
             if batch is None:
-                batch = self._batches[name] = Batch(self._write_batch, in_flight=1)
+                batch = self._batches[name] = Batch(
+                    self._write_batch, in_flight=1, deadline=self.deadlines.timeout
+                )
             self._bucket_batches[b] = batch
         return batch
 

@@ -3,8 +3,8 @@
 `relay://:SECRET@host:port` (`relays://` over TLS) names a relay: an edgekv node serving with
 `--relay-secret SECRET` in front of the central store (or of another relay). Without a password
 in the URL the secret is `EDGEKV_RELAY_SECRET`. Every account is reachable through it, as
-through the central store's own URL. Options: `timeout` (seconds per call, default 10),
-`retries` (3), `max_connections` (20).
+through the central store's own URL. Options: `timeout` (seconds per call, default 5),
+`connect_timeout` (2), `retries` (3), `max_connections` (20).
 
 The change feed is the relay's change log: pushed to the edge's follower as it grows
 (stream.py), long-polled by any other reader (`wait_for_changes` keeps the page it brings for
@@ -36,6 +36,7 @@ from edgekv.model import (
 )
 from edgekv.stores._async.protocol import Direction, NamespaceOrder
 from edgekv.stores.capabilities import Capabilities
+from edgekv.stores.deadlines import Deadlines
 from edgekv.stores.http import wire as http_wire
 from edgekv.stores.http._async.sending import body, read_all
 from edgekv.stores.relay import wire
@@ -91,7 +92,10 @@ class AsyncRelayStore:
             )
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         self.base_url = f"{scheme}://{host}" + (f":{parts.port}" if parts.port else "")
-        self._timeout = float(timeout if timeout is not None else options.get("timeout", 10))
+        # `timeout` (5 s) bounds each call's connection wait, send and each read of its answer;
+        # `connect_timeout` (2 s) each new connection.
+        self.deadlines = Deadlines.of(options, timeout=timeout)
+        self._timeout = self.deadlines.timeout
         self.retries = int(retries if retries is not None else options.get("retries", 3))
         self.backoff = 0.1
         connections = int(max_connections or options.get("max_connections") or 20)
@@ -100,6 +104,7 @@ class AsyncRelayStore:
             {"Authorization": f"Bearer {secret}", "User-Agent": "edgekv-relay"},
             self._timeout,
             connections,
+            connect_timeout=self.deadlines.connect_timeout,
         )
         self._faults = RelayFaults(log)
         self._kept: tuple[str | None, FeedPage] | None = None  # the page a long poll brought
@@ -131,7 +136,9 @@ class AsyncRelayStore:
                 answer = await self._http.request(
                     method, path, params=params, headers=headers, body=body, within=within
                 )
-            except RelayConnectionError:
+            except RelayConnectionError as e:
+                if e.reason.startswith("timed out"):
+                    raise  # had its deadline: a relay that did not answer would hold a retry too
                 wait = http_wire.retry_wait(
                     attempt, self.retries, self.backoff, idempotent=idempotent, status=None
                 )
@@ -141,6 +148,8 @@ class AsyncRelayStore:
                 if answer.status < 400:
                     return answer
                 text = await answer.read()
+                if http_wire.upstream_timed_out(answer.status, text):
+                    raise http_wire.error_from(answer.status, text)
                 wait = http_wire.retry_wait(
                     attempt,
                     self.retries,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import sqlite3
@@ -17,7 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, TypeVar, cast
 
 from edgekv import errors
 from edgekv.limits import prefix_upper_bound
@@ -35,21 +36,60 @@ from edgekv.model import (
 from edgekv.stores import namespace_sql
 from edgekv.stores._async.protocol import Direction, NamespaceOrder, chunks_of
 from edgekv.stores.capabilities import Capabilities
+from edgekv.stores.deadlines import TIMEOUT, Deadlines
 from edgekv.stores.faults import StoreFaults, unavailable
 from edgekv.stores.positions import int_position, parse_int_position
 from edgekv.stores.sqlite import schema as sql
-from edgekv.stores.sqlite.faults import CLOSED, SQLiteFaults
+from edgekv.stores.sqlite.faults import CLOSED, LOCKED, SQLiteFaults
 
 _UPSERT = sql.upsert()
 # Values at least this large live in `blobs`, written and read in chunks through blob I/O.
 LARGE_VALUE = 1 << 20
 CHUNK = 1 << 16
 FEED_POLL = 0.005  # seconds between two looks at the feed: 200 cheap queries a second
+# A file's write lock is waited for in steps: SQLite's own busy wait blocks the thread, which
+# here is the event loop's, for LOCK_STEP at most; between steps the loop answers other
+# requests (/healthz, reads of memory) for LOCK_PAUSE; the steps end at the store's timeout.
+LOCK_STEP = 0.05
+LOCK_PAUSE = 0.01
 log = logging.getLogger("edgekv.sqlite")
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _waits_for_lock(method: _Method) -> _Method:
+    """A write that found the file locked by another writer (another process's transaction)
+    is tried again, for up to the store's timeout: a write that failed on the lock wrote
+    nothing, so trying it again is safe."""
+
+    @functools.wraps(method)
+    async def waiting(store: AsyncSQLiteStore, *args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + store._busy_timeout
+        while True:
+            try:
+                return await method(store, *args, **kwargs)
+            except errors.StoreUnavailable as e:
+                if not _locked(e):
+                    raise
+                if time.monotonic() + LOCK_PAUSE >= deadline:
+                    store._faults.note(LOCKED, e.__cause__ or e)
+                    raise
+            await asyncio.sleep(LOCK_PAUSE)
+
+    return cast(_Method, waiting)
+
+
+def _locked(e: BaseException) -> bool:
+    code = getattr(e.__cause__, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class AsyncSQLiteStore:
-    """`sqlite:///path/to/kv.db`, or `memory://` for a throwaway store in this process."""
+    """`sqlite:///path/to/kv.db`, or `memory://` for a throwaway store in this process.
+
+    `busy_timeout` (the URL's `timeout`, 5 s by default) bounds how long a write waits for
+    another writer's lock (another process's transaction) before it fails with
+    StoreUnavailable `central store unavailable: locked by another writer`.
+    """
 
     capabilities = Capabilities(
         group_commit=True,  # put_many: one transaction, each write's own version
@@ -66,7 +106,7 @@ class AsyncSQLiteStore:
         path: str | os.PathLike[str] | None = None,
         *,
         clock: Callable[[], float] = time.time,
-        busy_timeout: float = 30.0,
+        busy_timeout: float = TIMEOUT,
         feed_retention: float = 24 * 3600,
         purge_interval: float = 1.0,
     ) -> None:
@@ -80,6 +120,10 @@ class AsyncSQLiteStore:
         self.path = None if self._memory else self._target
         self._clock = clock
         self._busy_timeout = busy_timeout
+        self.deadlines = Deadlines(busy_timeout)  # connecting to a file waits for nothing
+        # A file's lock is waited for in steps (_waits_for_lock); a memdb, shared by the
+        # threads of this process only, lets SQLite wait for it at once.
+        self._lock_step = busy_timeout if self._memory else min(LOCK_STEP, busy_timeout)
         self._feed_retention = feed_retention
         self._purge_interval = purge_interval
         self._next_purge = 0.0
@@ -102,7 +146,7 @@ class AsyncSQLiteStore:
         conn = sqlite3.connect(
             self._target,
             uri=self._memory,
-            timeout=self._busy_timeout,
+            timeout=self._busy_timeout,  # setting up waits as long as it must, once
             isolation_level=None,  # autocommit: one statement is one transaction
             check_same_thread=False,
             cached_statements=256,
@@ -114,6 +158,8 @@ class AsyncSQLiteStore:
             conn.execute(pragma)
         if conn.execute("PRAGMA user_version").fetchone()[0] < sql.SCHEMA_VERSION:
             self._upgrade(conn)
+        if self._lock_step != self._busy_timeout:
+            conn.execute(f"PRAGMA busy_timeout={int(self._lock_step * 1000)}")
         self._local.conn = conn
         # One cursor per thread for the single-statement hot paths: a cursor per call costs
         # a quarter of a microsecond, and no call awaits between execute and fetch.
@@ -185,6 +231,7 @@ class AsyncSQLiteStore:
             raise errors.NamespaceNotFound()
         return NamespaceInfo(*row)
 
+    @_waits_for_lock
     async def create_namespace(
         self, title: str, account_id: str, namespace_id: str | None = None
     ) -> NamespaceInfo:
@@ -229,6 +276,7 @@ class AsyncSQLiteStore:
         with self._faults:
             return self._namespace_row("account_id = ? AND title = ?", (account_id, title))
 
+    @_waits_for_lock
     async def rename_namespace(self, namespace_id: str, title: str) -> NamespaceInfo:
         with self._faults:
             try:
@@ -243,6 +291,7 @@ class AsyncSQLiteStore:
                 raise errors.NamespaceNotFound()
             return NamespaceInfo(*row)
 
+    @_waits_for_lock
     async def delete_namespace(self, namespace_id: str) -> None:
         with self._faults:
             nsid = self._nsid(namespace_id)
@@ -382,6 +431,7 @@ class AsyncSQLiteStore:
                     conn.close()
             return entry, _blob_chunks(conn, blob_id, chunk_size, self._faults)
 
+    @_waits_for_lock
     async def put(
         self,
         namespace_id: str,
@@ -415,7 +465,7 @@ class AsyncSQLiteStore:
                     "key already exists" if only_if_absent else "version does not match"
                 )
             if now >= self._next_purge:
-                self._purge_some(now)
+                self._purge_after_write(now)
             return int(row[0])
 
     def _put_row(
@@ -465,6 +515,7 @@ class AsyncSQLiteStore:
                 while chunk := source.read(CHUNK):
                     blob.write(chunk)
 
+    @_waits_for_lock
     async def put_many(self, namespace_id: str, writes: Sequence[EntryWrite]) -> list[int]:
         with self._faults:
             nsid = self._nsid(namespace_id)
@@ -480,9 +531,10 @@ class AsyncSQLiteStore:
                 db.executemany(sql.UPSERT_MANY, rows)
             now = self._clock()
             if now >= self._next_purge:
-                self._purge_some(now)
+                self._purge_after_write(now)
             return list(range(base + 1, base + 1 + len(rows)))
 
+    @_waits_for_lock
     async def delete_many(self, namespace_id: str, keys: Sequence[str]) -> None:
         with self._faults:
             nsid = self._nsid(namespace_id)
@@ -514,6 +566,7 @@ class AsyncSQLiteStore:
             complete = len(rows) <= limit
             return KeyPage([KeyInfo(*row) for row in rows[:limit]], complete)
 
+    @_waits_for_lock
     async def incr(self, namespace_id: str, key: str, by: int, expiration: int | None) -> int:
         with self._faults:
             now = self._clock()
@@ -570,9 +623,22 @@ class AsyncSQLiteStore:
                     return False
                 await asyncio.sleep(min(FEED_POLL, left))
 
+    @_waits_for_lock
     async def purge_expired(self, limit: int = 1000) -> int:
         with self._faults:
             return self._purge_some(self._clock(), limit)
+
+    def _purge_after_write(self, now: float) -> None:
+        """The write is committed: a purge that finds the file locked is left for later
+        (were it to fail the call, the call would be tried again and write twice)."""
+        try:
+            self._purge_some(now)
+        except sqlite3.OperationalError as e:
+            if (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF not in (
+                sqlite3.SQLITE_BUSY,
+                sqlite3.SQLITE_LOCKED,
+            ):
+                raise
 
     def _purge_some(self, now: float, limit: int = 256) -> int:
         # A slice of the sweep and of the feed's tail at most once per purge_interval, on the
