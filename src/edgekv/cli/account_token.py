@@ -16,7 +16,7 @@ import click
 
 from edgekv import errors
 from edgekv.cli.common import Group, _opt, emit_json, info, store_options
-from edgekv.cli.store_choice import resolve_store_url
+from edgekv.cli.store_choice import resolve_store_url, with_connect_deadline
 from edgekv.server.accounts import Accounts
 from edgekv.stores._async.urls import store_from_url
 
@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 def _run(action: Callable[[Accounts], Awaitable[T]]) -> T:
     ctx = click.get_current_context()
-    url = resolve_store_url(_opt(ctx, "store"), _opt(ctx, "data_dir"))
+    url = with_connect_deadline(resolve_store_url(_opt(ctx, "store"), _opt(ctx, "data_dir")))
 
     async def main() -> T:
         store = store_from_url(url)

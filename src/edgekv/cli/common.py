@@ -13,7 +13,7 @@ from typing import IO, Any, TypeVar
 import click
 
 from edgekv import DEFAULT_ACCOUNT, KV, Namespace, errors
-from edgekv.cli.store_choice import resolve_store_url
+from edgekv.cli.store_choice import resolve_store_url, with_connect_deadline
 from edgekv.cli.wrangler_config import resolve_binding
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,6 +36,8 @@ class Group(click.Group):
             return super().invoke(ctx)
         except errors.KVError as e:
             raise CLIError(e.message) from e
+        except BrokenPipeError:
+            raise  # stdout closed by its reader (`| head`): not an error (cli.main)
         except OSError as e:  # an unreadable file or data dir
             raise CLIError(f"{e.strerror or e}: {e.filename}" if e.filename else str(e)) from e
 
@@ -130,7 +132,7 @@ def namespace_options(f: F) -> F:
 def chosen_store_url() -> str:
     """The store URL the options (then the environment, then the default) name."""
     ctx = click.get_current_context()
-    return resolve_store_url(_opt(ctx, "store"), _opt(ctx, "data_dir"))
+    return with_connect_deadline(resolve_store_url(_opt(ctx, "store"), _opt(ctx, "data_dir")))
 
 
 @contextmanager
@@ -187,11 +189,16 @@ def resolve_namespace(kv: KV, *, title: str | None = None) -> Namespace:
     return Namespace(kv.store, info)
 
 
-def confirm(question: str, skip: bool) -> bool:
-    """Asks on a terminal; elsewhere answers yes as wrangler does, saying so."""
+def confirm(question: str, skip: bool, flag: str) -> bool:
+    """Asks on a terminal; elsewhere (a script, a pipe) refuses unless `flag` was given.
+
+    wrangler answers yes when it cannot ask; a deletion nobody confirmed is not done here.
+    """
     if skip:
         return True
     if sys.stdin.isatty():
         return click.confirm(question, default=True, err=True)
-    info(f"? {question}\n🤖 Using fallback value in non-interactive context: yes")
-    return True
+    raise CLIError(
+        f"{question}\nNot deleting: stdin is not a terminal, so edgekv cannot ask. "
+        f"Pass {flag} to delete without asking."
+    )

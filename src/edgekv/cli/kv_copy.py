@@ -23,7 +23,7 @@ import click
 
 from edgekv import DEFAULT_ACCOUNT, limits
 from edgekv.cli.common import CLIError, info
-from edgekv.cli.store_choice import resolve_store_url
+from edgekv.cli.store_choice import resolve_store_url, with_connect_deadline
 from edgekv.server.run import redact
 from edgekv.stores._async.protocol import AsyncStore
 from edgekv.stores._async.urls import store_from_url
@@ -51,7 +51,9 @@ class Side:
         return redact(self.url)
 
     def open(self) -> AsyncStore:
-        return store_from_url(self.url, token=self.token, account_id=self.account_id)
+        return store_from_url(
+            with_connect_deadline(self.url), token=self.token, account_id=self.account_id
+        )
 
     @property
     def account(self) -> str:

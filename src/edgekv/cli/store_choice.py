@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import platformdirs
 
@@ -64,3 +64,32 @@ def resolve_store_url(
     if env.get(DATA_DIR_ENV):
         return data_dir_store_url(env[DATA_DIR_ENV])
     return default_store_url()
+
+
+# The CLI waits so long for a central store before saying it is unavailable, where the URL does
+# not say otherwise: a command against an unreachable server fails in seconds, not in the
+# driver's default (libpq: none; the OS's connect timeout, minutes, for a black-holed host).
+CONNECT_DEADLINE = 5
+# And so long for one answer of Redis (a frozen server never answers).
+REDIS_ANSWER_DEADLINE = 30
+
+
+def with_connect_deadline(url: str) -> str:
+    """The store URL with the CLI's connect deadline added, unless it names one itself."""
+    scheme = url.split(":", 1)[0].lower() if "://" in url else ""
+    named = {name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+    if scheme in ("postgresql", "postgres"):
+        added = {"connect_timeout": CONNECT_DEADLINE}
+    elif scheme in ("redis", "rediss"):
+        added = {
+            "socket_connect_timeout": CONNECT_DEADLINE,
+            "socket_timeout": REDIS_ANSWER_DEADLINE,
+        }
+        if "connect_timeout" in named or "timeout" in named:
+            return url  # the store's own deadline options
+    else:
+        return url
+    extra = "&".join(f"{k}={v}" for k, v in added.items() if k not in named)
+    if not extra:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{extra}"

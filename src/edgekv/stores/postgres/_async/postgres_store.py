@@ -120,7 +120,9 @@ class AsyncPostgresStore:
         return self._pool
 
     async def _open_pool(self) -> None:
-        await self._pool.open(wait=True)
+        # Not open(wait=True): that waits the pool's whole timeout (30 s) while the server
+        # refuses; the first connection is waited for as every other is, failing fast.
+        await self._pool.open(wait=False)
         async with self._pool.connection() as conn:
             if await self._schema_version(conn) < postgres_schema.SCHEMA_VERSION:
                 async with conn.transaction():

@@ -121,7 +121,9 @@ class PostgresStore:
         return self._pool
 
     def _open_pool(self) -> None:
-        self._pool.open(wait=True)
+        # Not open(wait=True): that waits the pool's whole timeout (30 s) while the server
+        # refuses; the first connection is waited for as every other is, failing fast.
+        self._pool.open(wait=False)
         with self._pool.connection() as conn:
             if self._schema_version(conn) < postgres_schema.SCHEMA_VERSION:
                 with conn.transaction():
