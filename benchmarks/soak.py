@@ -4,8 +4,9 @@ For each central store (a SQLite file; a private PostgreSQL; a private Redis wit
 always`), three `edgekv serve` edges run over it and several client processes send mixed reads,
 writes, deletes, bulk writes, bulk reads and list pages through them, each request bounded by a
 client deadline. Meanwhile a fault is injected every FAULT_EVERY seconds, in turn: kill -9 of an
-edge (restarted 2 s later), a frozen store (SIGSTOP, SIGCONT 5 s later; for SQLite, another
-process holding an exclusive lock for 5 s), a store restarted (killed, as on a crash, and
+edge (restarted 2 s later), a frozen store (SIGSTOP, SIGCONT FREEZE seconds later, longer than
+the client deadline; for SQLite, another process holding an exclusive lock as long), a store
+restarted (killed, as on a crash, and
 started again 2 s later). After each fault a probe writes and reads through every edge until
 all three answer: the time from the fault's end to then is its recovery time, and the span from
 its start to recovery (+1 s) is its window.
@@ -53,7 +54,10 @@ SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
 STORES = [s for s in os.environ.get("SOAK_STORES", "sqlite,postgres,redis").split(",") if s]
 CLIENTS = int(os.environ.get("SOAK_CLIENTS", "4"))
 DEADLINE = float(os.environ.get("SOAK_DEADLINE", "10"))  # client timeout per request, seconds
-FAULT_EVERY = float(os.environ.get("SOAK_FAULT_EVERY", "15"))
+FAULT_EVERY = float(os.environ.get("SOAK_FAULT_EVERY", "20"))
+# Longer than the client deadline: a server that does not bound a call to a frozen store
+# leaves requests unanswered past it (the goal is a 503 within the server's deadline).
+FREEZE = float(os.environ.get("SOAK_FREEZE", "12"))
 EDGES = 3
 KEYS_PER_CLIENT = 200
 WARMUP = 5.0  # seconds before the first fault and the first RSS sample that counts
@@ -411,22 +415,25 @@ def probe(edges: list[Edge], namespace: str, limit: float) -> float | None:
     return None
 
 
+FREEZE_KIND = f"freeze the store {FREEZE:g} s"
+
+
 def inject(kind: str, central: Central, edges: list[Edge], rng: random.Random) -> None:
     if kind == "kill -9 an edge":
         edge = rng.choice(edges)
         edge.kill()
         time.sleep(2.0)
         edge.start()
-    elif kind == "freeze the store 5 s":
-        central.freeze(5.0)
+    elif kind == FREEZE_KIND:
+        central.freeze(FREEZE)
     elif kind == "restart the store":
         central.restart(2.0)
 
 
 def fault_kinds(store: str) -> list[str]:
     if store == "sqlite":
-        return ["kill -9 an edge", "freeze the store 5 s"]  # freeze: a lock held elsewhere
-    return ["kill -9 an edge", "freeze the store 5 s", "restart the store"]
+        return ["kill -9 an edge", FREEZE_KIND]  # the freeze: a lock held elsewhere
+    return ["kill -9 an edge", FREEZE_KIND, "restart the store"]
 
 
 # one store's run
@@ -615,9 +622,12 @@ def _summary(
     lines.append("  faults (time from start; recovery = fault end -> every edge writes and reads):")
     for f in faults:
         rec = "not recovered in 60 s" if f.recovered is None else f"{f.recovered - f.ended:.2f} s"
+        a, b = f.window
+        during = [o for t0, t1, _, _, o in records if a <= t1 and t0 <= b]
         lines.append(
-            f"    {f.started - began:6.1f} s  {f.kind:<22} lasted {f.ended - f.started:5.1f} s,"
-            f" recovered in {rec}"
+            f"    {f.started - began:6.1f} s  {f.kind:<24} lasted {f.ended - f.started:5.1f} s,"
+            f" recovered in {rec}; in its window {sum(o.startswith('5') for o in during)} 5xx,"
+            f" {during.count('timeout')} unanswered, {during.count('connect')} refused"
         )
     return lines
 

@@ -51,10 +51,13 @@ def test_a_refused_store_is_one_line(cli: CLI, scheme: str) -> None:
     _fails_as_unavailable(cli, scheme.format(port=_refusing_port()), "connection refused")
 
 
-def test_a_silent_postgres_is_given_up_on(cli: CLI) -> None:
-    # libpq waits forever by default for a server that accepted and says nothing.
+@pytest.mark.parametrize(
+    "scheme", ["postgresql://postgres@127.0.0.1:{port}/test", "redis://127.0.0.1:{port}/0"]
+)
+def test_a_silent_store_is_given_up_on(cli: CLI, scheme: str) -> None:
+    # libpq and redis-py wait forever by default for a server that accepted and says nothing.
     with _silent_server() as port:
-        _fails_as_unavailable(cli, f"postgresql://postgres@127.0.0.1:{port}/test", "timed out")
+        _fails_as_unavailable(cli, scheme.format(port=port), "timed out")
 
 
 def test_the_account_commands_fail_cleanly_too(cli: CLI) -> None:

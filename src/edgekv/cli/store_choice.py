@@ -71,7 +71,7 @@ def resolve_store_url(
 # driver's default (libpq: none; the OS's connect timeout, minutes, for a black-holed host).
 CONNECT_DEADLINE = 5
 # And so long for one answer of Redis (a frozen server never answers).
-REDIS_ANSWER_DEADLINE = 30
+REDIS_ANSWER_DEADLINE = 10
 
 
 def with_connect_deadline(url: str) -> str:
