@@ -58,6 +58,7 @@ FAULT_EVERY = float(os.environ.get("SOAK_FAULT_EVERY", "20"))
 # Longer than the client deadline: a server that does not bound a call to a frozen store
 # leaves requests unanswered past it (the issue's goal is a 503 within the server's deadline).
 FREEZE = float(os.environ.get("SOAK_FREEZE", "12"))
+KEEP = os.environ.get("SOAK_KEEP") == "1"  # keep the work directory (the edges' logs)
 EDGES = 3
 KEYS_PER_CLIENT = 200
 WARMUP = 5.0  # seconds before the first fault and the first RSS sample that counts
@@ -525,7 +526,10 @@ def soak_store(store: str, seconds: float) -> Report:
         for edge in edges:
             edge.stop()
         central.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if KEEP:
+            print(f"  (kept {work}: the edges' logs are edge-<port>.log)")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _summary(
