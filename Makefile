@@ -7,7 +7,7 @@ SERVE_STAMP := $(VENV)/.installed-server
 NODE := tests/e2e/node
 NODE_STAMP := $(NODE)/node_modules/.installed
 
-.PHONY: serve test lint bench bench-tools browser-tools prometheus-tools unasync clean
+.PHONY: serve test lint bench bench-tools browser-tools prometheus-tools soak unasync clean
 
 # The server alone (`make serve`): edgekv and what it runs on, none of the test tools.
 $(SERVE_STAMP): pyproject.toml
@@ -53,6 +53,12 @@ bench-tools:
 
 bench: $(STAMP) $(NODE_STAMP) bench-tools
 	$(BIN)/python -m benchmarks
+
+# Mixed load through 3 edges over each central store while edges are killed and stores frozen
+# and restarted (benchmarks/soak.py): SOAK_SECONDS (default 600) in all, split over the stores.
+# Not part of test or bench.
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.soak
 
 unasync: $(STAMP)
 	$(BIN)/python scripts/unasync.py

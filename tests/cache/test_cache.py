@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -367,3 +370,43 @@ async def test_memory_only_cache(clock: FakeClock) -> None:
     clock.advance(1)
     await cache.invalidate_tag("x")
     assert await cache.get("t") is None
+
+
+async def test_get_returns_the_default_while_the_store_is_unavailable(clock: FakeClock) -> None:
+    # A real Redis behind a proxy the test cuts: the KV tier becomes unreachable.
+    from edgekv.stores.redis._async.redis_store import AsyncRedisStore
+    from tests.stores.backends import REDIS_PREFIX, redis_url
+    from tests.tcpproxy import TcpProxy
+
+    port = urlsplit(redis_url()).port or 6379
+    with TcpProxy(port) as proxy:
+        store = AsyncRedisStore(
+            f"redis://127.0.0.1:{proxy.port}/0?prefix={REDIS_PREFIX}", clock=clock
+        )
+        try:
+            ns = await edgekv.AsyncKV(store, clock=clock).create_namespace(uuid.uuid4().hex)
+            await make(ns, clock).set("k", "v1", ttl="1h")
+            cache = make(ns, clock)  # its memory tier empty: a get reads KV
+            proxy.cut()
+            assert await cache.get("k", "fallback") == "fallback"
+            assert await cache.get("k") is None
+            totals = cache.stats.totals()
+            assert (totals["kv_errors"], totals["misses"]) == (2, 2)
+            with pytest.raises(edgekv.errors.StoreUnavailable):
+                await cache.get("k", "fallback", fallback_on_error=False)
+            proxy.resume()
+            assert await cache.get("k", "fallback") == "v1"
+        finally:
+            await store.aclose()
+
+
+def test_a_missing_policy_file_is_not_found(tmp_path: Path) -> None:
+    for missing in ("missing.toml", str(tmp_path / "policies.toml"), "conf/cache-policies"):
+        with pytest.raises(edgekv.errors.BadRequest, match="not found") as caught:
+            AsyncCache(None, policies=missing)
+        assert caught.value.message == f"policy file {missing!r} not found"
+    with pytest.raises(edgekv.errors.BadRequest, match="not found"):
+        AsyncCache(None, policies=tmp_path / "absent.toml")
+    # One line of TOML text is still TOML text.
+    cache = AsyncCache(None, policies='default = { ttl = "1h" }')
+    assert cache.policies.default.ttl == 3600

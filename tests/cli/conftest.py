@@ -40,9 +40,7 @@ class CLI:
     def run(
         self, *args: str, input: bytes | str | None = None, cwd: Path | None = None, ok: bool = True
     ) -> Result:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEKV_")}
-        env.update(HOME=str(self.home), XDG_DATA_HOME=str(self.home / "xdg"))
-        env.update(self.env)
+        env = self.environment()
         data = input.encode() if isinstance(input, str) else input
         proc = subprocess.run(
             [EDGEKV, *args],
@@ -56,6 +54,13 @@ class CLI:
         if ok and result.code != 0:
             raise AssertionError(f"edgekv {' '.join(args)} failed ({result.code}): {result.err}")
         return result
+
+    def environment(self) -> dict[str, str]:
+        """The environment `edgekv` runs in: no EDGEKV_* of the caller's, a private HOME."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEKV_")}
+        env.update(HOME=str(self.home), XDG_DATA_HOME=str(self.home / "xdg"))
+        env.update(self.env)
+        return env
 
     def fail(self, *args: str, input: bytes | str | None = None, cwd: Path | None = None) -> str:
         """Runs a command that must fail as wrangler fails: exit 1, `✘ [ERROR] ...` on stderr;

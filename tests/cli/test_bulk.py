@@ -48,11 +48,14 @@ def test_bulk_round_trip_through_key_list(cli: CLI, data: list[str], tmp_path: P
     assert cli.run("kv", "key", "list", *ns).json() == []
 
 
-def test_bulk_delete_asks_then_uses_wranglers_fallback(cli: CLI, data: list[str]) -> None:
+def test_bulk_delete_without_a_terminal_needs_force(cli: CLI, data: list[str]) -> None:
+    # wrangler answers its own question yes when it cannot ask; edgekv refuses instead.
     ns = ["--namespace-id", create_namespace(cli, data), *data]
     cli.run("kv", "key", "put", "k", "v", *ns)
-    result = cli.run("kv", "bulk", "delete", "-", *ns, input='["k", {"name": "gone"}]')
-    assert "Using fallback value in non-interactive context: yes" in result.err
+    err = cli.fail("kv", "bulk", "delete", "-", *ns, input='["k", {"name": "gone"}]')
+    assert "Pass --force to delete without asking." in err
+    assert [k["name"] for k in cli.run("kv", "key", "list", *ns).json()] == ["k"]
+    cli.run("kv", "bulk", "delete", "-", "--force", *ns, input='["k", {"name": "gone"}]')
     assert cli.run("kv", "key", "list", *ns).json() == []
 
 

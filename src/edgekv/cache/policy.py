@@ -175,11 +175,16 @@ class Policies:
 
     @classmethod
     def from_toml(cls, source: str | Path) -> Policies:
-        """From a TOML file path, or TOML text."""
-        if isinstance(source, Path) or (
-            "\n" not in source and source.endswith(".toml") and Path(source).exists()
-        ):
-            text = Path(source).read_text()
+        """From a TOML file path, or TOML text.
+
+        A string of one line without `=` (TOML text sets something) or a leading `[` (a table)
+        is a file path: a missing file says so, rather than being parsed as TOML.
+        """
+        if isinstance(source, Path) or _names_a_file(source):
+            try:
+                text = Path(source).read_text()
+            except FileNotFoundError:
+                raise errors.BadRequest(f"policy file {str(source)!r} not found") from None
         else:
             text = str(source)
         try:
@@ -187,3 +192,8 @@ class Policies:
         except tomllib.TOMLDecodeError as e:
             raise errors.BadRequest(f"Invalid policy file: {e}.") from e
         return cls.from_mapping(doc)
+
+
+def _names_a_file(source: str) -> bool:
+    text = source.strip()
+    return "\n" not in text and "=" not in text and not text.startswith("[")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+from typing import Any
+
 import click
 
 from edgekv import __version__
@@ -25,14 +30,32 @@ class Main(Group):
             return kv.commands[WRANGLER3_SPELLINGS[cmd_name]]
         return super().get_command(ctx, cmd_name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader of stdout went away (`edgekv kv key list | head -1`): it has what it
+            # wanted. Exit 0, quietly; stdout now goes nowhere, so the flush at exit cannot
+            # fail again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
+
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edgekv")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """edgekv: Workers KV that you run yourself.
 
     wrangler 3's spellings work too: `edgekv kv:namespace create CACHE`, `kv:key`, `kv:bulk`.
     """
+    if ctx.invoked_subcommand != "serve":
+        # A command says what failed in one line (`✘ [ERROR] central store unavailable: ...`);
+        # the stores' and drivers' warnings (each failed connection attempt, with addresses)
+        # are for a server's log, not for a command's user.
+        for name in ("edgekv", "psycopg", "redis", "httpx"):
+            logging.getLogger(name).setLevel(logging.ERROR)
 
 
 main.add_command(kv)

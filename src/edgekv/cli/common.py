@@ -36,6 +36,8 @@ class Group(click.Group):
             return super().invoke(ctx)
         except errors.KVError as e:
             raise CLIError(e.message) from e
+        except BrokenPipeError:
+            raise  # stdout closed by its reader (`| head`): not an error (cli.main)
         except OSError as e:  # an unreadable file or data dir
             raise CLIError(f"{e.strerror or e}: {e.filename}" if e.filename else str(e)) from e
 
@@ -192,11 +194,16 @@ def resolve_namespace(kv: KV, *, title: str | None = None) -> Namespace:
     return Namespace(kv.store, info)
 
 
-def confirm(question: str, skip: bool) -> bool:
-    """Asks on a terminal; elsewhere answers yes as wrangler does, saying so."""
+def confirm(question: str, skip: bool, flag: str) -> bool:
+    """Asks on a terminal; elsewhere (a script, a pipe) refuses unless `flag` was given.
+
+    wrangler answers yes when it cannot ask; a deletion nobody confirmed is not done here.
+    """
     if skip:
         return True
     if sys.stdin.isatty():
         return click.confirm(question, default=True, err=True)
-    info(f"? {question}\n🤖 Using fallback value in non-interactive context: yes")
-    return True
+    raise CLIError(
+        f"{question}\nNot deleting: stdin is not a terminal, so edgekv cannot ask. "
+        f"Pass {flag} to delete without asking."
+    )

@@ -171,7 +171,13 @@ def _get_batch(ns: Namespace, keys: Sequence[str], with_metadata: bool) -> dict[
 
 @bulk.command()
 @click.argument("filename", type=FILE)
-@click.option("--force", "-f", is_flag=True, help="Do not ask before deleting.")
+@click.option(
+    "--force",
+    "-f",
+    "-y",
+    is_flag=True,
+    help="Do not ask before deleting (needed where edgekv cannot ask: no terminal).",
+)
 @namespace_options
 @store_options
 def delete(filename: Path, force: bool) -> None:
@@ -184,7 +190,7 @@ def delete(filename: Path, force: bool) -> None:
             f'Are you sure you want to delete all the keys read from "{name}" from '
             f'kv-namespace "{ns.title}" (id: "{ns.id}")?'
         )
-        if not confirm(question, force):
+        if not confirm(question, force, "--force"):
             click.echo(f'Not deleting keys read from "{name}".')
             return
         failed, reasons = _run_batches(

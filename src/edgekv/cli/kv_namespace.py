@@ -152,7 +152,13 @@ def rename(old_name: str | None, namespace_id: str | None, new_name: str) -> Non
 
 @namespace.command()
 @click.argument("title", required=False, metavar="[TITLE]")
-@click.option("--skip-confirmation", "-y", is_flag=True, help="Do not ask before deleting.")
+@click.option(
+    "--skip-confirmation",
+    "--force",
+    "-y",
+    is_flag=True,
+    help="Do not ask before deleting (needed where edgekv cannot ask: no terminal).",
+)
 @namespace_options
 @store_options
 def delete(title: str | None, skip_confirmation: bool) -> None:
@@ -165,7 +171,7 @@ def delete(title: str | None, skip_confirmation: bool) -> None:
             "This action is irreversible and will permanently delete all data in the KV "
             "namespace.\n"
         )
-        if not confirm("Ok to proceed?", skip_confirmation):
+        if not confirm("Ok to proceed?", skip_confirmation, "--force (or -y)"):
             click.echo("Not deleting.")
             return
         click.echo(f"Deleting KV namespace {name}.")

@@ -133,3 +133,27 @@ def test_a_connection_torn_from_under_the_lane_fails_as_lost_and_is_made_again()
             await client.aclose()
 
     uvloop.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        # Found by the soak (benchmarks/soak.py): a Redis restarted with its data answers
+        # -LOADING until it has read it; redis-py names that a BusyLoadingError, which is a
+        # ConnectionError, and the lane handed it to the store as the script's result.
+        ("LOADING Redis is loading the dataset in memory", redis.exceptions.BusyLoadingError),
+        ("NOAUTH Authentication required.", redis.exceptions.AuthenticationError),
+        ("READONLY You cannot write against a read only replica.", redis.exceptions.ReadOnlyError),
+    ],
+)
+async def test_every_error_answer_is_raised(answer: str, kind: type[Exception]) -> None:
+    # A real Redis sends the answer's bytes (a script's error reply), as a server would.
+    client = _client()
+    nodes = AsyncNodeClient(client)
+    try:
+        with pytest.raises(kind):
+            await nodes.call(None, "EVAL", f"return redis.error_reply('{answer}')", 0)
+        assert await nodes.call(None, "ECHO", "after") == b"after"  # the lane is still good
+    finally:
+        await nodes.aclose()
+        await client.aclose()

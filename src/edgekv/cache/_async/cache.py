@@ -187,11 +187,23 @@ class AsyncCache:
 
     # plain reads and writes
 
-    async def get(self, key: str, default: Any = None) -> Any:
-        """The fresh cached value of key (memory, then KV), else default. Never loads."""
+    async def get(self, key: str, default: Any = None, *, fallback_on_error: bool = True) -> Any:
+        """The fresh cached value of key (memory, then KV), else default. Never loads.
+
+        A KV tier that is unavailable (StoreUnavailable) is a miss: default is returned and
+        the error counted (stats `kv_errors`); `fallback_on_error=False` raises it instead.
+        """
         entry = self.memory.data.get(key)
         if entry is not None and entry.tags:
-            await self._load_tag_times(entry.tags)
+            try:
+                await self._load_tag_times(entry.tags)
+            except errors.StoreUnavailable:
+                if not fallback_on_error:
+                    raise
+                entry.stats.kv_errors += 1  # tags unknown: the entry may be invalidated
+                entry.stats.misses += 1
+                log.warning("cache: reading the tags of %r from KV failed", key)
+                return default
             if self._invalidated(entry.stored_at, entry.tags):
                 self.memory.pop(key)
                 entry = None
@@ -202,7 +214,15 @@ class AsyncCache:
         stats = self.stats.of(self.policies.lookup(key).pattern)
         stats.memory_misses += 1
         if self.namespace is not None:
-            found = await self._kv_read(key)
+            try:
+                found = await self._kv_read(key)
+            except errors.StoreUnavailable as exc:
+                if not fallback_on_error:
+                    raise
+                stats.kv_errors += 1
+                stats.misses += 1
+                log.warning("cache: reading %r from KV failed: %s", key, exc)
+                return default
             if found is not None and found.expires_at > self._clock():
                 stats.kv_hits += 1
                 self.memory.put(self._entry(key, found, self.policies.lookup(key), stats))

@@ -186,11 +186,23 @@ class Cache:
 
     # plain reads and writes
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """The fresh cached value of key (memory, then KV), else default. Never loads."""
+    def get(self, key: str, default: Any = None, *, fallback_on_error: bool = True) -> Any:
+        """The fresh cached value of key (memory, then KV), else default. Never loads.
+
+        A KV tier that is unavailable (StoreUnavailable) is a miss: default is returned and
+        the error counted (stats `kv_errors`); `fallback_on_error=False` raises it instead.
+        """
         entry = self.memory.data.get(key)
         if entry is not None and entry.tags:
-            self._load_tag_times(entry.tags)
+            try:
+                self._load_tag_times(entry.tags)
+            except errors.StoreUnavailable:
+                if not fallback_on_error:
+                    raise
+                entry.stats.kv_errors += 1  # tags unknown: the entry may be invalidated
+                entry.stats.misses += 1
+                log.warning("cache: reading the tags of %r from KV failed", key)
+                return default
             if self._invalidated(entry.stored_at, entry.tags):
                 self.memory.pop(key)
                 entry = None
@@ -201,7 +213,15 @@ class Cache:
         stats = self.stats.of(self.policies.lookup(key).pattern)
         stats.memory_misses += 1
         if self.namespace is not None:
-            found = self._kv_read(key)
+            try:
+                found = self._kv_read(key)
+            except errors.StoreUnavailable as exc:
+                if not fallback_on_error:
+                    raise
+                stats.kv_errors += 1
+                stats.misses += 1
+                log.warning("cache: reading %r from KV failed: %s", key, exc)
+                return default
             if found is not None and found.expires_at > self._clock():
                 stats.kv_hits += 1
                 self.memory.put(self._entry(key, found, self.policies.lookup(key), stats))

@@ -30,6 +30,9 @@ class PostgresFaults(StoreFaults):
     @staticmethod
     def reason(e: Exception) -> str | None:
         if isinstance(e, PoolTimeout):
+            # A server found unreachable: the failed connection's reason (pool.py).
+            if isinstance(e.__cause__, psycopg.OperationalError):
+                return PostgresFaults.reason(e.__cause__)
             return "timed out waiting for a connection"
         if isinstance(e, PoolClosed):
             return "the store is closed"

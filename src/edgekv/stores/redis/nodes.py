@@ -139,7 +139,9 @@ class _Lane:
             self.deadlines.popleft()
             if future.done():  # its caller gave up (cancelled): the answer is dropped
                 continue
-            if isinstance(reply, redis.exceptions.ResponseError):  # an error answer: its own
+            # An error answer is the call's own, whatever class redis-py gives it: -LOADING
+            # (a restarted server reading its data) is a BusyLoadingError, a ConnectionError.
+            if isinstance(reply, redis.exceptions.RedisError):
                 future.set_exception(reply)
             else:
                 future.set_result(reply)

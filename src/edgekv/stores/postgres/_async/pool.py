@@ -24,6 +24,7 @@ RECONNECT_TIMEOUT = 2.0
 class AsyncFailFastPool(AsyncConnectionPool):
     def __init__(self, conninfo: str, *, fail_fast: float = FAIL_FAST, **options: Any) -> None:
         self.unreachable = False
+        self.last_error: psycopg.OperationalError | None = None  # why it is unreachable
         self._fail_fast = fail_fast
         pool = self
 
@@ -32,8 +33,8 @@ class AsyncFailFastPool(AsyncConnectionPool):
             async def connect(cls, *args: Any, **kwargs: Any) -> Any:
                 try:
                     conn = await super().connect(*args, **kwargs)
-                except psycopg.OperationalError:
-                    pool.unreachable = True
+                except psycopg.OperationalError as e:
+                    pool.unreachable, pool.last_error = True, e
                     raise
                 pool.unreachable = False
                 return conn
@@ -54,6 +55,9 @@ class AsyncFailFastPool(AsyncConnectionPool):
             left = deadline - time.monotonic()
             try:
                 return await super().getconn(min(left, self._fail_fast))
-            except PoolTimeout:
-                if self.unreachable or left <= self._fail_fast:
+            except PoolTimeout as e:
+                if self.unreachable:
+                    # The connection's own error says why (refused, timed out, auth failed).
+                    raise e from self.last_error
+                if left <= self._fail_fast:
                     raise

@@ -138,9 +138,11 @@ class AsyncPostgresStore:
         return self._pool
 
     async def _open_pool(self) -> None:
-        # Not open(wait=True): a pool that could not connect in time would close itself for
-        # good, and the store would not recover once the server answers again.
-        await self._pool.open()
+        # Not open(wait=True): that waits the pool's whole timeout while the server refuses,
+        # and a pool that could not connect in time closes itself for good (the store would
+        # not recover once the server answers again). The first connection is waited for as
+        # every other is, within the store's deadline.
+        await self._pool.open(wait=False)
         async with self._pool.connection() as conn:
             if await self._schema_version(conn) < postgres_schema.SCHEMA_VERSION:
                 async with conn.transaction():

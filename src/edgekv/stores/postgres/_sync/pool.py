@@ -25,6 +25,7 @@ RECONNECT_TIMEOUT = 2.0
 class FailFastPool(ConnectionPool):
     def __init__(self, conninfo: str, *, fail_fast: float = FAIL_FAST, **options: Any) -> None:
         self.unreachable = False
+        self.last_error: psycopg.OperationalError | None = None  # why it is unreachable
         self._fail_fast = fail_fast
         pool = self
 
@@ -33,8 +34,8 @@ class FailFastPool(ConnectionPool):
             def connect(cls, *args: Any, **kwargs: Any) -> Any:
                 try:
                     conn = super().connect(*args, **kwargs)
-                except psycopg.OperationalError:
-                    pool.unreachable = True
+                except psycopg.OperationalError as e:
+                    pool.unreachable, pool.last_error = True, e
                     raise
                 pool.unreachable = False
                 return conn
@@ -55,6 +56,9 @@ class FailFastPool(ConnectionPool):
             left = deadline - time.monotonic()
             try:
                 return super().getconn(min(left, self._fail_fast))
-            except PoolTimeout:
-                if self.unreachable or left <= self._fail_fast:
+            except PoolTimeout as e:
+                if self.unreachable:
+                    # The connection's own error says why (refused, timed out, auth failed).
+                    raise e from self.last_error
+                if left <= self._fail_fast:
                     raise

@@ -139,9 +139,11 @@ class PostgresStore:
         return self._pool
 
     def _open_pool(self) -> None:
-        # Not open(wait=True): a pool that could not connect in time would close itself for
-        # good, and the store would not recover once the server answers again.
-        self._pool.open()
+        # Not open(wait=True): that waits the pool's whole timeout while the server refuses,
+        # and a pool that could not connect in time closes itself for good (the store would
+        # not recover once the server answers again). The first connection is waited for as
+        # every other is, within the store's deadline.
+        self._pool.open(wait=False)
         with self._pool.connection() as conn:
             if self._schema_version(conn) < postgres_schema.SCHEMA_VERSION:
                 with conn.transaction():

@@ -170,13 +170,16 @@ class AsyncRedisStore:
                 nodes.append((host or "127.0.0.1", int(port or 6379)))
             user, _, password = userinfo.partition(":")
             username, secret = unquote(user) or None, unquote(password) or None
-            self.client = RedisCluster(
-                startup_nodes=[ClusterNode(h, p) for h, p in nodes],  # type: ignore[no-untyped-call,unused-ignore]
-                ssl=scheme.startswith("rediss"),
-                username=username,
-                password=secret,
-                **{**bounded, "retry": _retry()},
-            )
+            # The sync client asks the startup nodes for the cluster's map here: a cluster
+            # that cannot be reached is StoreUnavailable from the constructor too.
+            with self._faults:
+                self.client = RedisCluster(
+                    startup_nodes=[ClusterNode(h, p) for h, p in nodes],  # type: ignore[no-untyped-call,unused-ignore]
+                    ssl=scheme.startswith("rediss"),
+                    username=username,
+                    password=secret,
+                    **{**bounded, "retry": _retry()},
+                )
             # Pub/sub messages published on any master reach every node of a cluster.
             self._signals: Any = redis.asyncio.Redis(
                 host=nodes[0][0],
