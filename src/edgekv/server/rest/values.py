@@ -28,6 +28,7 @@ from edgekv.server.asgi import ASGIApp, Message, Receive, Scope, Send
 from edgekv.server.auth import CREDENTIAL_HEADERS, Authenticator
 from edgekv.server.envelope import MalformedRequest, MethodNotAllowed, failure, ok
 from edgekv.server.paths import ACCOUNTS, V4Path, path_key, v4_path
+from edgekv.server.request_id import internal_error, log_unexpected
 from edgekv.server.rest import bodies
 from edgekv.server.rest.streaming import BUFFER, AnswerStarted, send_value
 from edgekv.server.writes import Writes, entry_write
@@ -103,8 +104,8 @@ class ValueRoutes:
         except Exception as e:
             # Logged, and answered as the app answers unexpected errors: a 500 envelope, on a
             # connection that stays usable.
-            log.error("%s %s failed", scope["method"], scope["path"], exc_info=e)
-            await failure(errors.KVError())(scope, receive, send)
+            log_unexpected(scope, e)
+            await failure(internal_error(scope))(scope, receive, send)
         return True
 
     # reads
@@ -178,10 +179,20 @@ class ValueRoutes:
         only_if_absent = if_none_match is not None and if_none_match.strip() == b"*"
         if_version = _if_match(if_match)
         if content_type.startswith(b"multipart/form-data"):
+            if metadata is not None:
+                raise MalformedRequest(
+                    'A multipart value write carries its metadata in a "metadata" part, '
+                    "not a CF-KV-Metadata header."
+                )
             write = await self._form_write(scope, receive, key, expiration)
         else:
             metadata_json = _metadata_header(metadata)
-            if length is not None and length.isdigit() and int(length) <= bodies.IN_MEMORY:
+            if (
+                length is not None
+                and length.isdigit()
+                and len(length) <= 8
+                and int(length) <= bodies.IN_MEMORY
+            ):
                 value = await _small_body(receive, int(length))
                 write = EntryWrite(key, value, metadata_json, expiration, len(value))
             else:
@@ -276,8 +287,8 @@ def _if_match(header: bytes | None) -> int | None:
     if header is None:
         return None
     text = header.decode("latin-1").strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
-        # No version of ours looks like this, so the condition cannot hold.
+    # No version of ours looks like anything but a 64-bit count, so the condition cannot hold.
+    if not (text.isascii() and text.isdigit() and len(text) <= 19) or int(text) >= 2**63:
         raise errors.PreconditionFailed()
     return int(text)
 

@@ -18,7 +18,6 @@ that the Worker sees the standard phrase (`413 Request Entity Too Large`).
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,12 +27,15 @@ from urllib.parse import parse_qs
 from edgekv import errors, limits
 from edgekv.api._async.kv import AsyncKV, AsyncNamespace
 from edgekv.compact import compact_json
+from edgekv.json_in import parse_json
 from edgekv.model import NamespaceInfo
 from edgekv.server.accounts import Accounts
 from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.server.auth import Principal, credential
 from edgekv.server.envelope import AuthenticationError, Forbidden, MethodNotAllowed
 from edgekv.server.paths import percent_decode
+from edgekv.server.request_id import internal_error, log_unexpected
+from edgekv.server.rest.bodies import flag
 from edgekv.server.writes import Writes, entry_write
 
 Authorize = Callable[[str | None, NamespaceInfo, bool], bool | Awaitable[bool]]
@@ -142,10 +144,10 @@ class _WorkerdApp:
         except errors.KVError as e:
             await request.drain()
             await _error(send, e.status, e.message)
-        except Exception:
-            log.exception("workerd protocol: %s %s failed", scope["method"], scope.get("path"))
+        except Exception as e:
+            log_unexpected(scope, e)
             await request.drain()
-            await _error(send, 500, "Internal error")
+            await _error(send, 500, internal_error(scope).message)
 
     async def _handle(self, scope: Scope, request: _Request, send: Send) -> None:
         headers = dict(scope["headers"])
@@ -192,7 +194,7 @@ class _WorkerdApp:
                 headers[b"cf-kv-metadata"].decode("utf-8", "replace")
             )
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit():
+        if length is not None and length.isdigit() and len(length) <= 19:
             limits.check_value_size(int(length))
         write = await entry_write(key, request.chunks(), metadata_json, expiration)
         try:
@@ -268,7 +270,7 @@ async def _list(ns: AsyncNamespace, query: bytes, send: Send) -> None:
 
 async def _bulk_get(ns: AsyncNamespace, raw: bytes, send: Send) -> None:
     try:
-        body = json.loads(raw)
+        body = parse_json(raw)
     except ValueError as e:
         raise errors.InvalidBulkRequest("The request body must be JSON.") from e
     if not isinstance(body, dict):
@@ -280,7 +282,7 @@ async def _bulk_get(ns: AsyncNamespace, raw: bytes, send: Send) -> None:
     type_: Any = body.get("type") or "text"
     ttl = body.get("cacheTtl")
     result: dict[str, Any]
-    if body.get("withMetadata"):
+    if flag(body, "withMetadata"):
         found = await ns.get_with_metadata(keys, type_, cache_ttl=ttl)
         result = {
             k: None if v is None else {"value": v.value, "metadata": v.metadata}
