@@ -24,7 +24,7 @@ from edgekv.server.app import create_app
 from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.stores.sqlite._async.sqlite_store import AsyncSQLiteStore
 
-from .conftest import run_server
+from .conftest import Live, run_server
 
 DRIVER_TEXT = "connection to 10.9.8.7:5432 failed: FATAL password authentication"
 
@@ -132,3 +132,13 @@ def test_every_answer_carries_a_request_id(server: Server) -> None:
             client.get(f"{server.url}/nowhere").headers["x-request-id"],  # a 404
         }
     assert len(seen) == 3
+
+
+def test_the_access_log_names_the_request_id(
+    live: Live, http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="edgekv.access"):
+        answer = http.get(f"{live.namespaces_url()}/{'0' * 32}/keys")
+    request_id = answer.headers["x-request-id"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "edgekv.access"]
+    assert [line for line in logged if f'"request_id":"{request_id}"' in line]
