@@ -201,6 +201,16 @@ def _as_int(value: object) -> int | None:
     return int(number) if number == number.to_integral_value() else None
 
 
+def plain_integer(text: str | bytes, maximum: int = 2**63 - 1) -> int | None:
+    """The integer that ASCII decimal digits stand for when it is at most `maximum` (a count, a
+    version, a sequence number), else None: `str.isdigit` also takes "²", `int` also takes
+    "1_000" and " 1", and a store's integers end at 64 bits."""
+    if not (0 < len(text) <= 20 and text.isascii() and text.isdigit()):
+        return None
+    n = int(text)
+    return n if n <= maximum else None
+
+
 def resolve_expiration(expiration: object, expiration_ttl: object, now: float) -> int | None:
     """Absolute expiry in epoch seconds from `expiration` or `expiration_ttl` (the TTL wins)."""
     # Whole seconds, as Workers KV counts them: a TTL of 60 and an expiration of now + 60

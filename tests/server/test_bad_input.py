@@ -456,3 +456,13 @@ def test_the_workerd_protocol_refuses_bad_input(live: Live, http: httpx.Client, 
         http.get(f"{live.url}/k?cache_ttl=-{HUGE}", headers=binding), 400, "Invalid cache_ttl of"
     )
     assert keys_of(live, http, ns) == []
+
+
+@pytest.mark.parametrize("position", ["9" * 30, str(2**63), "²", "1_0", " 1", "-1", "x" * 5000])
+def test_feed_positions_of_any_size_or_script(
+    live: Live, http: httpx.Client, position: str
+) -> None:
+    feed = f"{live.api}/accounts/{live.account_id}/storage/kv/changes"
+    refused(http.get(feed, params={"position": position}), 400, 10012, "Invalid feed position:")
+    answer = http.get(f"{feed}/wait", params={"position": position, "seconds": "0"})
+    refused(answer, 400, 10012, "Invalid feed position:")

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+from edgekv.json_in import parse_json
+
 View = Literal["text", "json", "hex", "image"]
 VIEWS: tuple[View, ...] = ("text", "json", "hex", "image")
 SHOWN_BYTES = 1 << 20  # text and JSON shown up to 1 MiB
@@ -59,8 +61,8 @@ def as_json(text: str | None, complete: bool) -> str | None:
     if text is None or not complete:
         return None
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        parsed = parse_json(text)
+    except ValueError:  # not JSON, or nested too deeply to show
         return None
     return json.dumps(parsed, indent=2, ensure_ascii=False)
 

@@ -288,9 +288,10 @@ def _if_match(header: bytes | None) -> int | None:
         return None
     text = header.decode("latin-1").strip().removeprefix("W/").strip('"')
     # No version of ours looks like anything but a 64-bit count, so the condition cannot hold.
-    if not (text.isascii() and text.isdigit() and len(text) <= 19) or int(text) >= 2**63:
+    version = limits.plain_integer(text)
+    if version is None:
         raise errors.PreconditionFailed()
-    return int(text)
+    return version
 
 
 def _metadata_header(header: bytes | None) -> str | None:
