@@ -466,7 +466,8 @@ def _bulk_write(pair: Mapping[str, Any], now: float) -> EntryWrite:
         raise errors.InvalidBulkRequest(
             f"base64 must be true or false, not {_shown_json(encoded)}."
         )
-    data = decode_base64_value(raw) if encoded else raw.encode()
+    # Text as a Worker's TextEncoder writes it: a lone surrogate (`"\ud800"`) becomes U+FFFD.
+    data = decode_base64_value(raw) if encoded else value_bytes(raw)
     check_value_size(len(data))
     return EntryWrite(
         validate_key(pair["key"]),

@@ -301,6 +301,58 @@ def test_malformed_multipart_metadata_is_400(live: Live, http: httpx.Client, ns:
     assert keys_of(live, http, ns) == []
 
 
+# lone surrogates in JSON text
+
+
+def test_lone_surrogates_in_bulk_bodies(live: Live, http: httpx.Client, ns: str) -> None:
+    base = f"{live.namespaces_url()}/{ns}"
+    # A value: stored as a Worker's TextEncoder writes it, U+FFFD.
+    answer = http.put(f"{base}/bulk", content=b'[{"key": "a", "value": "x\\ud800"}]')
+    assert answer.status_code == 200, answer.text
+    assert http.get(f"{values(live, ns)}/a").content == "x\ufffd".encode()
+    message = "item 0: Key must be valid UTF-8 (no lone surrogates)."
+    refused(
+        http.put(f"{base}/bulk", content=b'[{"key": "\\ud800", "value": "x"}]'), 400, 10022, message
+    )
+    refused(http.post(f"{base}/bulk/delete", content=b'["\\ud800"]'), 400, 10022, message)
+    answer = http.post(f"{base}/bulk/get", content=b'{"keys": ["\\ud800"]}')
+    refused(answer, 400, 10022, "Key must be valid UTF-8 (no lone surrogates).")
+
+
+def test_metadata_holding_a_lone_surrogate_is_answered_everywhere(
+    live: Live, http: httpx.Client, ns: str
+) -> None:
+    """Kept as the escape JSON.stringify writes (docs/contract.md, section 7), and answered
+    with ASCII escapes wherever UTF-8 cannot carry it: the key list, bulk reads, metadata
+    reads, the workerd protocol."""
+    base = f"{live.namespaces_url()}/{ns}"
+    pair = b'[{"key": "s", "value": "v", "metadata": {"m": "\\ud800"}}]'
+    assert http.put(f"{base}/bulk", content=pair).status_code == 200
+    assert http.get(f"{base}/keys").json()["result"] == [{"name": "s", "metadata": {"m": "\ud800"}}]
+    assert http.get(f"{base}/metadata/s").json()["result"] == {"m": "\ud800"}
+    answer = http.post(f"{base}/bulk/get", json={"keys": ["s"], "withMetadata": True})
+    assert answer.json()["result"]["values"]["s"]["metadata"] == {"m": "\ud800"}
+    assert http.get(f"{values(live, ns)}/s").headers["cf-kv-metadata"] == '{"m":"\\ud800"}'
+    binding = {"X-EdgeKV-Namespace": ns}
+    assert http.get(f"{live.url}/s", headers=binding).status_code == 200
+    assert http.get(f"{live.url}/", headers=binding).status_code == 200
+    answer = http.post(
+        f"{live.url}/bulk/get", headers=binding, json={"keys": ["s"], "withMetadata": True}
+    )
+    assert answer.json()["s"]["metadata"] == {"m": "\ud800"}
+
+
+def test_workerd_error_messages_echoing_control_characters(
+    live: Live, http: httpx.Client, ns: str
+) -> None:
+    """The message goes into a header: its control characters become spaces."""
+    answer = http.put(
+        f"{live.url}/k?expiration=%0C%00", headers={"X-EdgeKV-Namespace": ns}, content=b"v"
+    )
+    assert answer.status_code == 400
+    assert answer.headers["cf-kv-error"].startswith("Invalid expiration of")
+
+
 # cursors, titles
 
 

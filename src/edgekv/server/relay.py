@@ -25,7 +25,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from edgekv import errors, limits
-from edgekv.compact import compact_json
+from edgekv.compact import json_bytes
 from edgekv.model import FeedPage
 from edgekv.server.auth import credential
 from edgekv.server.envelope import AuthenticationError, ok
@@ -219,7 +219,7 @@ class RelayAPI:
             await self.log.wait(position, deadline - time.monotonic())
             page = self.log.page(position, limit)
             if first or page.changes or page.behind:
-                yield compact_json(_page_json(page)).encode() + b"\n"
+                yield json_bytes(_page_json(page)) + b"\n"
                 first = False
             position = page.position
             if time.monotonic() >= deadline:

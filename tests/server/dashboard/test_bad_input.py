@@ -86,3 +86,17 @@ def test_a_value_too_deep_to_pretty_print_is_shown_as_text(
     api.put(f"{server.namespaces_url()}/{namespace['id']}/values/deep", content=deep.encode())
     answer = browser_session.get(f"/namespaces/{namespace['id']}/key", params={"key": "deep"})
     assert answer.status_code == 200, answer.status_code
+
+
+def test_metadata_holding_a_lone_surrogate_is_shown(
+    browser_session: httpx.Client, api: httpx.Client, server: Live, namespace: dict[str, str]
+) -> None:
+    pair = b'[{"key": "s", "value": "\\"\\ud800\\"", "metadata": {"m": "\\ud800"}}]'
+    assert (
+        api.put(f"{server.namespaces_url()}/{namespace['id']}/bulk", content=pair).status_code
+        == 200
+    )
+    for page in ("key", "edit"):
+        answer = browser_session.get(f"/namespaces/{namespace['id']}/{page}", params={"key": "s"})
+        assert answer.status_code == 200, (page, answer.status_code)
+        assert "\\ud800" in answer.text

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -26,7 +27,7 @@ from urllib.parse import parse_qs
 
 from edgekv import errors, limits
 from edgekv.api._async.kv import AsyncKV, AsyncNamespace
-from edgekv.compact import compact_json
+from edgekv.compact import json_bytes
 from edgekv.json_in import parse_json
 from edgekv.model import NamespaceInfo
 from edgekv.server.accounts import Accounts
@@ -44,6 +45,7 @@ the namespace, to write (put, delete) or only to read? False answers 403; raisin
 as AuthenticationError, 401) answers with that error."""
 
 NAMESPACE_HEADER = b"x-edgekv-namespace"
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_CACHED_NAMESPACES = 1024
 _JSON = [(b"content-type", b"application/json")]
 
@@ -237,7 +239,7 @@ async def _get(ns: AsyncNamespace, key: str, query: bytes, send: Send) -> None:
         return
     headers = [(b"cf-cache-status", (got.cache_status or "MISS").encode())]
     if got.metadata is not None:
-        headers.append((b"cf-kv-metadata", compact_json(got.metadata).encode()))
+        headers.append((b"cf-kv-metadata", json_bytes(got.metadata)))
     if got.expiration is not None:
         headers.append((b"expiration", str(got.expiration).encode()))
     if got.version is not None:
@@ -265,7 +267,7 @@ async def _list(ns: AsyncNamespace, query: bytes, send: Send) -> None:
     body: dict[str, Any] = {"keys": keys, "list_complete": page.list_complete}
     if page.cursor is not None:
         body["cursor"] = page.cursor
-    await _respond(send, 200, compact_json(body).encode(), _JSON)
+    await _respond(send, 200, json_bytes(body), _JSON)
 
 
 async def _bulk_get(ns: AsyncNamespace, raw: bytes, send: Send) -> None:
@@ -290,7 +292,7 @@ async def _bulk_get(ns: AsyncNamespace, raw: bytes, send: Send) -> None:
         }
     else:
         result = await ns.get(keys, type_, cache_ttl=ttl)
-    await _respond(send, 200, compact_json(result).encode(), _JSON)
+    await _respond(send, 200, json_bytes(result), _JSON)
 
 
 def _raw_path(scope: Scope) -> bytes:
@@ -330,7 +332,9 @@ async def _respond(
 async def _error(send: Send, status: int, message: str) -> None:
     # workerd ignores the body and opens a new connection after an answer it did not read:
     # the message travels in the reason phrase (and a header, for ASGI servers), body empty.
-    reason = message.replace("\r", " ").replace("\n", " ").encode("latin-1", "replace")
+    # A message may echo what the client sent: no control character may reach the status line
+    # or a header (h11 refuses them, and the connection would be dropped).
+    reason = _CONTROLS.sub(" ", message).encode("latin-1", "replace")
     await send(
         {
             "type": "http.response.start",
