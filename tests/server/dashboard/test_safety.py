@@ -147,7 +147,8 @@ def test_usable_by_keyboard(
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
     # Tab on to the namespace's link and open it, as a person without a mouse would.
-    for _ in range(40):
+    # The session's server holds every namespace the tests before this one made: tab past them.
+    for _ in range(500):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent") == namespace["title"]:
             break
