@@ -23,7 +23,9 @@ import pytest
 HERE = Path(__file__).parent
 EDGEKV = Path(sys.executable).parent / "edgekv"
 SCHEMATHESIS = Path(sys.executable).parent / "st"
-EXAMPLES = int(os.environ.get("EDGEKV_SCHEMATHESIS_EXAMPLES", "50"))  # ~2,500 cases, about a minute
+EXAMPLES = int(
+    os.environ.get("EDGEKV_SCHEMATHESIS_EXAMPLES", "100")
+)  # ~3,600 cases, under a minute here
 
 
 @dataclass
