@@ -568,7 +568,13 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "edgekv",
             "version": edgekv.__version__,
-            "description": "Workers KV REST API v4, served by edgekv.",
+            "description": (
+                "Workers KV REST API v4, served by edgekv. Not described here, as not part of "
+                "the public API: the web dashboard (/dashboard) and the relay protocol "
+                "(/relay/v1, for edges). Formats of edgekv's: kv-key and kv-prefix (at most 512 "
+                "bytes of UTF-8), kv-cursor (a cursor a page answered), feed-position (a "
+                "position an answer gave)."
+            ),
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {"authKey": []}],
