@@ -11,7 +11,6 @@ code and message.
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -46,8 +45,6 @@ from edgekv.server.workerd.listener import WorkerdListener
 from edgekv.server.writes import Writes
 from edgekv.stores._async.protocol import AsyncStore
 from edgekv.stores._async.urls import store_from_url
-
-log = logging.getLogger("edgekv.server")
 
 _WORKERD_HEADERS = (b"cf-kv-flprod-405", b"x-edgekv-namespace")
 

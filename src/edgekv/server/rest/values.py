@@ -15,7 +15,6 @@ protocol's writes do. Each input is validated once, here, where it enters.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
@@ -33,8 +32,6 @@ from edgekv.server.rest import bodies
 from edgekv.server.rest.streaming import BUFFER, AnswerStarted, send_value
 from edgekv.server.writes import Writes, entry_write
 from edgekv.stores._async.protocol import AsyncStore, AsyncWholeValue
-
-log = logging.getLogger("edgekv.server")
 
 Headers = list[tuple[bytes, bytes]]
 

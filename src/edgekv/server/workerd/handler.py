@@ -18,7 +18,6 @@ that the Worker sees the standard phrase (`413 Request Entity Too Large`).
 from __future__ import annotations
 
 import inspect
-import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -48,8 +47,6 @@ NAMESPACE_HEADER = b"x-edgekv-namespace"
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_CACHED_NAMESPACES = 1024
 _JSON = [(b"content-type", b"application/json")]
-
-log = logging.getLogger("edgekv.workerd")
 
 
 def workerd_app(
