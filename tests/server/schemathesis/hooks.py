@@ -46,6 +46,13 @@ schemathesis.openapi.format(
 schemathesis.openapi.format("feed-position", st.integers(0, 10**6).map(str))
 
 
+def _is_number(value: Any) -> bool:
+    try:
+        return float(value) == float(value)  # not NaN
+    except (TypeError, ValueError):
+        return False
+
+
 def _positive(case: Any) -> bool:
     meta = case.meta
     return meta is None or meta.generation.mode.is_positive
@@ -85,6 +92,13 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     even = len(str(params.get("key", ""))) % 2 == 0
     if real and "namespace_id" in params and op != "deleteNamespace" and even:
         params["namespace_id"] = real
+    if op == "waitForChanges":
+        # In every mode: a case made invalid elsewhere (an unknown parameter) still waits.
+        if not isinstance(case.query, dict):
+            case.query = {}
+        seconds = case.query.get("seconds")
+        if seconds in (None, "") or (_is_number(seconds) and float(seconds) > 0.1):
+            case.query["seconds"] = 0.1
     if not _positive(case):
         return
     if op == "incr":
@@ -93,12 +107,6 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     query = case.query if isinstance(case.query, dict) else None
     if query is not None and "expiration" in query:
         query["expiration"] = _later(query["expiration"])
-    if op == "waitForChanges":
-        if query is None:
-            case.query = query = {}
-        seconds = query.get("seconds")
-        if not isinstance(seconds, int | float) or seconds > 0.1:
-            query["seconds"] = 0.1
     if isinstance(body, dict):
         if op in ("createNamespace", "renameNamespace") and isinstance(body.get("title"), str):
             unique = f" #{uuid.uuid4().hex[:12]}"
