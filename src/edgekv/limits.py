@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import decimal
 import json
 import math
 import re
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from edgekv import errors
+from edgekv.json_in import JSONTooDeep, parse_json
 from edgekv.model import EntryWrite
 
 MAX_KEY_BYTES = 512
@@ -30,6 +32,16 @@ MAX_BULK_WRITE_PAIRS = 10_000
 MAX_BULK_BODY_BYTES = 100_000_000
 MAX_BULK_GET_RESULT_BYTES = MAX_VALUE_BYTES
 NAMESPACE_ID = re.compile(r"[0-9a-f]{32}")  # as Cloudflare's: 32 lowercase hex digits
+MAX_NAMESPACE_TITLE = 512  # characters; Cloudflare's limit was not found (docs/contract.md, 7)
+# Expirations every store and every client keeps exactly: JavaScript numbers (a Worker, the Redis
+# store's Lua scripts) are exact up to 2^53 - 1; past it a time would be silently rounded.
+MAX_EXPIRATION = 2**53 - 1
+# A TTL bound that cannot carry an expiration past MAX_EXPIRATION for the next 140 million
+# years, so that it is a constant a schema can state.
+MAX_EXPIRATION_TTL = 2**52
+_INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
+_MAX_NUMBER_DIGITS = 40  # past this a number is out of every range here: never expanded
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def validate_key(key: object) -> str:
@@ -111,6 +123,10 @@ def metadata_json(metadata: object) -> str | None:
         return None
     try:
         text = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except RecursionError:
+        raise errors.InvalidMetadata(
+            f"Metadata must be serializable to JSON: {JSONTooDeep()}."
+        ) from None
     except (TypeError, ValueError) as e:
         raise errors.InvalidMetadata(f"Metadata must be serializable to JSON: {e}.") from e
     if not text.isascii():
@@ -136,27 +152,63 @@ def check_metadata_json(text: str) -> str:
 def parse_metadata_json(text: str) -> str | None:
     """Metadata sent as a JSON document: refused unless it parses; stored compact."""
     try:
-        parsed = json.loads(text)
+        parsed = parse_json(text)
+    except JSONTooDeep as e:
+        raise errors.InvalidMetadata(f"Metadata must be valid JSON: {e}.") from e
     except ValueError as e:
         raise errors.InvalidMetadata("Metadata must be valid JSON.") from e
     return metadata_json(parsed)
 
 
+_HUGE = 1 << 256  # stands for any number too large to expand (`1e999999`): past every bound
+
+
 def _as_int(value: object) -> int | None:
-    """The integer a number or numeric string stands for, or None when it is not one."""
+    """The integer a number or numeric string stands for, exactly, or None when it is not one.
+
+    A float past 2^53 is not exact (it stands for many integers), so it is none; a string is
+    read as a decimal, never through a float, so `"9007199254740993"` stays itself. A number
+    of more than 40 digits is +-`_HUGE`, never expanded.
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value) if math.isfinite(value) and value.is_integer() else None
-    if isinstance(value, str | bytes):
-        try:
-            number = float(value)
-        except ValueError:
+        if not math.isfinite(value) or not value.is_integer():
             return None
-        return int(number) if math.isfinite(number) and number.is_integer() else None
-    return None
+        return int(value) if abs(value) <= MAX_EXPIRATION else None
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    if not isinstance(value, str):
+        return None
+    if _INTEGER_TEXT.fullmatch(value):
+        digits = value.strip().lstrip("+-").lstrip("0")
+        if len(digits) <= _MAX_NUMBER_DIGITS:
+            return int(value)
+        return -_HUGE if value.strip().startswith("-") else _HUGE
+    try:
+        number = decimal.Decimal(value.strip())
+    except (decimal.InvalidOperation, ValueError):
+        return None
+    if not number.is_finite():
+        return None
+    if number.adjusted() >= _MAX_NUMBER_DIGITS:
+        return -_HUGE if number < 0 else _HUGE
+    return int(number) if number == number.to_integral_value() else None
+
+
+def plain_integer(text: str | bytes, maximum: int = 2**63 - 1) -> int | None:
+    """The integer that ASCII decimal digits stand for when it is at most `maximum` (a count, a
+    version, a sequence number), else None: `str.isdigit` also takes "²", `int` also takes
+    "1_000" and " 1", and a store's integers end at 64 bits."""
+    if not (0 < len(text) <= 20 and text.isascii() and text.isdigit()):
+        return None
+    n = int(text)
+    return n if n <= maximum else None
 
 
 def resolve_expiration(expiration: object, expiration_ttl: object, now: float) -> int | None:
@@ -176,6 +228,11 @@ def resolve_expiration(expiration: object, expiration_ttl: object, now: float) -
                 f"Invalid expiration_ttl of {_shown(expiration_ttl)}. "
                 f"Expiration TTL must be at least {MIN_EXPIRATION_TTL}."
             )
+        if ttl > MAX_EXPIRATION_TTL:
+            raise errors.InvalidExpirationTtl(
+                f"Invalid expiration_ttl of {_shown(expiration_ttl)}. "
+                f"Expiration TTL must be at most {MAX_EXPIRATION_TTL}."
+            )
         return now + ttl
     if expiration is not None and expiration != "":
         at = _as_int(expiration)
@@ -186,6 +243,8 @@ def resolve_expiration(expiration: object, expiration_ttl: object, now: float) -
                 f"Invalid expiration of {_shown(expiration)}. "
                 f"Expiration times must be at least {MIN_EXPIRATION_TTL} seconds in the future."
             )
+        if at > MAX_EXPIRATION:
+            raise _expiration_too_late(expiration)
         return at
     return None
 
@@ -196,7 +255,16 @@ def stored_expiration(expiration: object) -> int:
     at = _as_int(expiration)
     if at is None or at <= 0:
         raise _not_an_expiration(expiration)
+    if at > MAX_EXPIRATION:
+        raise _expiration_too_late(expiration)
     return at
+
+
+def _expiration_too_late(expiration: object) -> errors.InvalidExpiration:
+    return errors.InvalidExpiration(
+        f"Invalid expiration of {_shown(expiration)}. "
+        f"Expiration times must be at most {MAX_EXPIRATION} seconds since the UNIX epoch."
+    )
 
 
 def _not_an_expiration(expiration: object) -> errors.InvalidExpiration:
@@ -230,7 +298,7 @@ def validate_list_limit(limit: object) -> int:
     if n > MAX_LIST_LIMIT:
         raise errors.InvalidListLimit(
             f"Invalid key_count_limit of {_shown(limit)}. "
-            f"Please specify an integer less than {MAX_LIST_LIMIT}."
+            f"Please specify an integer less than or equal to {MAX_LIST_LIMIT}."
         )
     return n
 
@@ -278,6 +346,9 @@ def decode_base64_value(value: str) -> bytes:
 # after it even if keys are inserted or deleted between calls.
 
 
+_MAX_CURSOR = -(-MAX_KEY_BYTES * 4 // 3)
+
+
 def encode_cursor(last_key: str) -> str:
     return base64.urlsafe_b64encode(last_key.encode()).decode().rstrip("=")
 
@@ -287,6 +358,9 @@ def decode_cursor(cursor: object) -> str | None:
         return None
     if not isinstance(cursor, str):
         raise errors.InvalidCursor("Invalid cursor: it must be a string.")
+    # The base64url of a key of at most 512 bytes is at most 683 characters.
+    if len(cursor) > _MAX_CURSOR:
+        raise errors.InvalidCursor(f"Invalid cursor: {_shown(cursor)!r}.")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         last_key = raw.decode()
@@ -294,7 +368,7 @@ def decode_cursor(cursor: object) -> str | None:
         raise errors.InvalidCursor(f"Invalid cursor: {cursor!r}.") from e
     # The decoder skips characters outside the alphabet, so garbage could pass for a cursor
     # and silently restart the walk: only what encode_cursor writes is accepted.
-    if not last_key or encode_cursor(last_key) != cursor:
+    if not last_key or encode_cursor(last_key) != cursor or len(raw) > MAX_KEY_BYTES:
         raise errors.InvalidCursor(f"Invalid cursor: {cursor!r}.")
     return last_key
 
@@ -317,14 +391,43 @@ def prefix_upper_bound(prefix: str) -> str | None:
 
 
 def _shown(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    """A value in a message, as sent, cut short: a message never echoes a whole body."""
+    text = value if isinstance(value, str) else _json_text(value)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _shown_json(value: Any) -> str:
+    """A value in a message as JSON (`"no"` with its quotes), cut short."""
+    text = _json_text(value)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)
 
 
 def namespace_title(title: object) -> str:
+    """A namespace title: printable text (no control characters), 1 to 512 characters, not
+    only spaces (edgekv's rules: Cloudflare's were not found)."""
     if not isinstance(title, str) or not title.strip():
         raise errors.InvalidNamespaceTitle("A namespace title must be a non-empty string.")
-    if len(title) > 512:
-        raise errors.InvalidNamespaceTitle("A namespace title must be at most 512 characters.")
+    if len(title) > MAX_NAMESPACE_TITLE:
+        raise errors.InvalidNamespaceTitle(
+            f"A namespace title must be at most {MAX_NAMESPACE_TITLE} characters."
+        )
+    if _CONTROL.search(title):
+        raise errors.InvalidNamespaceTitle(
+            "A namespace title cannot contain control characters (U+0000 to U+001F, U+007F)."
+        )
+    try:
+        title.encode()
+    except UnicodeEncodeError:
+        raise errors.InvalidNamespaceTitle(
+            "A namespace title must be valid UTF-8 (no lone surrogates)."
+        ) from None
     return title
 
 
@@ -358,7 +461,13 @@ def _bulk_write(pair: Mapping[str, Any], now: float) -> EntryWrite:
     raw = pair["value"]
     if not isinstance(raw, str):
         raise errors.InvalidBulkRequest("value must be a string")
-    data = decode_base64_value(raw) if pair.get("base64") else raw.encode()
+    encoded = pair.get("base64", False)
+    if type(encoded) is not bool:
+        raise errors.InvalidBulkRequest(
+            f"base64 must be true or false, not {_shown_json(encoded)}."
+        )
+    # Text as a Worker's TextEncoder writes it: a lone surrogate (`"\ud800"`) becomes U+FFFD.
+    data = decode_base64_value(raw) if encoded else value_bytes(raw)
     check_value_size(len(data))
     return EntryWrite(
         validate_key(pair["key"]),

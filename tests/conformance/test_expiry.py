@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import edgekv
-from edgekv import errors
+from edgekv import errors, limits
 from tests.clock import FakeClock
 
 from .helpers import refused
@@ -222,3 +222,37 @@ async def test_a_strong_read_sees_the_latest_write(ns: edgekv.AsyncNamespace) ->
     await ns.put("k", "two")
     assert await ns.get("k", consistency="strong") == "two"
     assert (await ns.get_with_metadata("k", consistency="strong")).value == "two"
+
+
+async def test_the_largest_expiration_is_kept_exactly(ns: edgekv.AsyncNamespace) -> None:
+    """2^53 - 1, the largest expiration accepted, comes back as it went in from every store
+    (SQLite and PostgreSQL integers, Redis's scripts, JSON over HTTP)."""
+    await ns.put("far", "v", expiration=limits.MAX_EXPIRATION)
+    await ns.bulk_put([{"key": "far2", "value": "v", "expiration": str(limits.MAX_EXPIRATION)}])
+    got = await ns.get_with_metadata("far")
+    assert got.expiration == limits.MAX_EXPIRATION
+    assert [k.expiration for k in (await ns.list()).keys] == [limits.MAX_EXPIRATION] * 2
+    assert await ns.incr("n", 1, expiration=limits.MAX_EXPIRATION) == 1
+    assert (await ns.get_with_metadata("n")).expiration == limits.MAX_EXPIRATION
+
+
+@pytest.mark.parametrize(
+    ("expiration", "shown"),
+    [
+        (limits.MAX_EXPIRATION + 1, str(limits.MAX_EXPIRATION + 1)),
+        ("9007199254740993", "9007199254740993"),
+        (2.0**60, "1.152921504606847e+18"),
+        (10**30, str(10**30)),
+        ("1e999999", "1e999999"),
+    ],
+)
+async def test_an_expiration_past_what_stores_keep_exactly_is_refused(
+    ns: edgekv.AsyncNamespace, expiration: Any, shown: str
+) -> None:
+    with pytest.raises(errors.KVError) as raised:
+        await ns.put("k", "v", expiration=expiration)
+    assert isinstance(raised.value, errors.InvalidExpiration), raised.value
+    assert raised.value.message.startswith(f"Invalid expiration of {shown}.")
+    with pytest.raises(errors.InvalidExpirationTtl):
+        await ns.put("k", "v", expiration_ttl=limits.MAX_EXPIRATION_TTL + 1)
+    assert await ns.get("k") is None

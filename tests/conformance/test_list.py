@@ -88,7 +88,9 @@ async def test_limit_default_and_maximum_is_1000(ns: edgekv.AsyncNamespace) -> N
 
 @pytest.mark.parametrize("limit", [1001, 5000, "1001"])
 async def test_a_limit_over_1000_is_refused(ns: edgekv.AsyncNamespace, limit: Any) -> None:
-    message = f"Invalid key_count_limit of {limit}. Please specify an integer less than 1000."
+    message = (
+        f"Invalid key_count_limit of {limit}. Please specify an integer less than or equal to 1000."
+    )
     with refused(errors.InvalidListLimit, 400, message):
         await ns.list(limit=limit)
 

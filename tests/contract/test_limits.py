@@ -221,7 +221,7 @@ def test_validate_list_limit() -> None:
     with pytest.raises(errors.InvalidListLimit) as caught:
         limits.validate_list_limit(1001)
     assert caught.value.message == (
-        "Invalid key_count_limit of 1001. Please specify an integer less than 1000."
+        "Invalid key_count_limit of 1001. Please specify an integer less than or equal to 1000."
     )
     with pytest.raises(errors.InvalidListLimit) as caught:
         limits.validate_list_limit(0)

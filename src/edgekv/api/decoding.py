@@ -3,11 +3,11 @@ async and sync shells and by the server's bulk reads."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, Literal
 
 from edgekv import errors, limits
+from edgekv.json_in import JSONTooDeep, parse_json
 from edgekv.model import StoredEntry, ValueWithMetadata
 
 Consistency = Literal["eventual", "strong"]
@@ -26,7 +26,9 @@ def _decode_text(value: bytes) -> str:
 
 def _decode_json(value: bytes) -> Any:
     try:
-        return json.loads(value)
+        return parse_json(value)
+    except JSONTooDeep as e:
+        raise errors.NotJSON(f"A requested value is {e}.") from e
     except ValueError as e:
         # The contract's 400, not a bare JSONDecodeError that a server would answer with 500.
         raise errors.NotJSON() from e

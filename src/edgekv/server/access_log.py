@@ -1,5 +1,6 @@
 """Structured access logs (one JSON object per request on the `edgekv.access` logger), off by
-default. They name the method, path, status, size and duration, never a header: no token ever
+default. They name the method, path, status, size, duration and request id (the answer's
+`X-Request-Id`), never a header: no token ever
 reaches a log line."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import time
 
 from edgekv.compact import compact_json
 from edgekv.server.asgi import ASGIApp, Message, Receive, Scope, Send
+from edgekv.server.request_id import REQUEST_ID
 
 access_log = logging.getLogger("edgekv.access")
 
@@ -48,6 +50,7 @@ class AccessLogMiddleware:
                         "status": status,
                         "bytes": size,
                         "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "request_id": scope.get(REQUEST_ID),
                     }
                 )
             )

@@ -11,7 +11,6 @@ code and message.
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
 
 from edgekv import errors
 from edgekv.analytics.counting import Usage
@@ -43,6 +42,7 @@ from edgekv.server.paths import NAMESPACES, raw_path, v4_path
 from edgekv.server.records import Records
 from edgekv.server.relay import RelayAPI
 from edgekv.server.relay_log import RelayLog
+from edgekv.server.request_id import RequestIds, internal_error, log_unexpected
 from edgekv.server.rest.changes import FeedAPI
 from edgekv.server.rest.identity import IdentityAPI
 from edgekv.server.rest.routes import RestAPI
@@ -52,8 +52,6 @@ from edgekv.server.workerd.listener import WorkerdListener
 from edgekv.server.writes import Writes
 from edgekv.stores._async.protocol import AsyncStore
 from edgekv.stores._async.urls import store_from_url
-
-log = logging.getLogger("edgekv.server")
 
 _WORKERD_HEADERS = (b"cf-kv-flprod-405", b"x-edgekv-namespace")
 
@@ -181,7 +179,7 @@ def create_app(
             protocol_app = await workerd_protocol()
             if counted is not None:
                 protocol_app = counted.around(protocol_app, "workerd")
-            protocol_app = protocol_app if around is None else around(protocol_app)
+            protocol_app = RequestIds(protocol_app if around is None else around(protocol_app))
             if isinstance(workerd_listen, socket.socket):
                 listener = await WorkerdListener(protocol_app, sock=workerd_listen).start()
             else:
@@ -261,6 +259,7 @@ def create_app(
     app.entry = AccessLogMiddleware(entry) if access_log else entry
     if around is not None:
         app.entry = around(app.entry)
+    app.entry = RequestIds(app.entry)
     return app
 
 
@@ -302,7 +301,9 @@ async def _kv_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return failure(MethodNotAllowed(), headers=dict(exc.headers or {}))
+        allowed = allowed_methods(request.app.router.routes, request.scope)
+        headers = {"Allow": allowed} if allowed else dict(exc.headers or {})
+        return failure(MethodNotAllowed(), headers=headers)
     if exc.status_code == 404:
         return failure(NoRoute())
     error = errors.BadRequest(str(exc.detail))
@@ -310,8 +311,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return failure(errors.KVError())
+    log_unexpected(request.scope, exc)
+    return failure(internal_error(request.scope))
+
+
+def allowed_methods(routes: list[BaseRoute], scope: Scope) -> str:
+    """The `Allow` of a 405: the methods of every route of the path. Starlette names those of
+    the first route only, and a path here may be served by several (GET and POST of the
+    namespaces, PUT and DELETE of bulk)."""
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.methods and route.matches(scope)[0] != Match.NONE:
+            methods |= route.methods
+    order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+    return ", ".join(sorted(methods, key=lambda m: (order.index(m) if m in order else 99, m)))
 
 
 class WorkerdDispatch:

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.responses import Response
 
 from edgekv import errors
-from edgekv.compact import compact_json
+from edgekv.compact import json_bytes
 
 
 class AuthenticationError(errors.KVError):
@@ -61,7 +61,7 @@ class RequestTooLarge(errors.BadRequest):
 
 
 def _dump(body: Any) -> bytes:
-    return compact_json(body).encode()
+    return json_bytes(body)
 
 
 def ok(

@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from edgekv import errors
-from edgekv.compact import compact_json
+from edgekv import errors, limits
+from edgekv.compact import json_bytes
 from edgekv.model import FeedPage
 from edgekv.server.auth import credential
 from edgekv.server.envelope import AuthenticationError, ok
@@ -123,7 +123,8 @@ class RelayAPI:
             return ok(await found(args))
         except errors.KVError:
             raise
-        except (KeyError, TypeError, ValueError) as e:  # arguments missing or of a wrong type
+        # Arguments missing, of a wrong type, or integers past what a store holds.
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
             raise errors.BadRequest(f"Bad arguments to the relay call: {e!r}") from e
         finally:
             if request.path_params["method"] in wire.WRITE_CALLS:
@@ -218,7 +219,7 @@ class RelayAPI:
             await self.log.wait(position, deadline - time.monotonic())
             page = self.log.page(position, limit)
             if first or page.changes or page.behind:
-                yield compact_json(_page_json(page)).encode() + b"\n"
+                yield json_bytes(_page_json(page)) + b"\n"
                 first = False
             position = page.position
             if time.monotonic() >= deadline:
@@ -243,7 +244,7 @@ def _seconds(text: str | None) -> float:
 def _optional_int(text: str | None) -> int | None:
     if text is None or text == "":
         return None
-    try:
-        return int(text)
-    except ValueError:
-        raise errors.BadRequest(f"Not an integer: {text!r}.") from None
+    value = limits.plain_integer(text)
+    if value is None:  # the relay's integers are counts and times: 64 bits, not negative
+        raise errors.BadRequest(f"Not an integer: {text[:100]!r}.")
+    return value

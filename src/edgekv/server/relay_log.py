@@ -23,6 +23,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 
+from edgekv.limits import plain_integer
 from edgekv.model import Change, FeedPage
 
 CAPACITY = 1 << 16  # changes kept: an edge further behind than this flushes
@@ -85,9 +86,9 @@ class RelayLog:
         if position is None:
             return max(oldest - 1, self.flushed_at)
         epoch, _, number = position.partition(".")
-        if epoch != self.epoch or not number.isdigit():
+        n = plain_integer(number)
+        if epoch != self.epoch or n is None:
             return None
-        n = int(number)
         if n > self.end or n < self.flushed_at or n < oldest - 1:
             return None
         return n

@@ -8,6 +8,7 @@ bucket, so its position lists the last entry id read from each bucket's stream.
 from __future__ import annotations
 
 from edgekv import errors
+from edgekv.limits import plain_integer
 
 
 def int_position(seq: int) -> str:
@@ -18,12 +19,9 @@ def parse_int_position(position: str | None) -> int:
     """The sequence number of a position; None (the feed's beginning) is 0."""
     if position is None or position == "":
         return 0
-    try:
-        seq = int(position)
-    except ValueError:
-        raise errors.BadRequest(f"Invalid feed position: {position!r}.") from None
-    if seq < 0:
-        raise errors.BadRequest(f"Invalid feed position: {position!r}.")
+    seq = plain_integer(position)
+    if seq is None:
+        raise errors.BadRequest(f"Invalid feed position: {position[:100]!r}.")
     return seq
 
 
@@ -40,7 +38,7 @@ def parse_stream_position(position: str | None, buckets: int) -> list[str]:
         return [STREAM_START] * buckets
     ids = position.split(",")
     if len(ids) != buckets or not all(_is_stream_id(i) for i in ids):
-        raise errors.BadRequest(f"Invalid feed position: {position!r}.")
+        raise errors.BadRequest(f"Invalid feed position: {position[:100]!r}.")
     return ids
 
 
@@ -51,4 +49,6 @@ def stream_id_key(stream_id: str) -> tuple[int, int]:
 
 def _is_stream_id(text: str) -> bool:
     ms, dash, seq = text.partition("-")
-    return bool(dash) and ms.isdigit() and seq.isdigit()
+    # Redis stream ids are two 64-bit unsigned integers.
+    top = 2**64 - 1
+    return bool(dash) and plain_integer(ms, top) is not None and plain_integer(seq, top) is not None

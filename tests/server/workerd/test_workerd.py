@@ -219,7 +219,7 @@ def test_validation_errors_reach_the_worker(worker: Worker) -> None:
     )
     assert worker.error("list", {"limit": 1001}) == (
         "KV GET failed: 400 Invalid key_count_limit of 1001. "
-        "Please specify an integer less than 1000."
+        "Please specify an integer less than or equal to 1000."
     )
     assert worker.error("get", "k", {"cacheTtl": 10}) == (
         "KV GET failed: 400 Invalid cache_ttl of 10. Cache TTL must be at least 30."

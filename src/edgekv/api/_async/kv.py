@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import tempfile
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -322,10 +321,7 @@ class AsyncNamespace:
         if type == "json":
             for e in entries:
                 if e is not None:
-                    try:
-                        json.loads(e.value)
-                    except ValueError as exc:
-                        raise errors.NotJSON() from exc
+                    decode(e.value, "json")  # NotJSON unless it parses
         return dict(zip(keys, entries, strict=True))
 
     async def list(

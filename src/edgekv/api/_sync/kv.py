@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Callable, Iterable, Mapping, Sequence
@@ -323,10 +322,7 @@ class Namespace:
         if type == "json":
             for e in entries:
                 if e is not None:
-                    try:
-                        json.loads(e.value)
-                    except ValueError as exc:
-                        raise errors.NotJSON() from exc
+                    decode(e.value, "json")  # NotJSON unless it parses
         return dict(zip(keys, entries, strict=True))
 
     def list(

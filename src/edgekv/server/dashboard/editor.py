@@ -202,7 +202,8 @@ class KeyPages:
         info = await self.site.namespace_of(call)
         key = limits.validate_key(call.field("key"))
         version_field = call.field("version")
-        if version_field and not version_field.isdigit():
+        version = limits.plain_integer(version_field) if version_field else None
+        if version_field and version is None:
             raise errors.BadRequest("The form's version is not a number: reopen the key.")
         draft = {
             name: call.field(name) for name in ("value", "metadata", "expiry", "ttl", "value_mode")
@@ -212,9 +213,7 @@ class KeyPages:
             current = await open_key(self.site.store, info.id, key)
         try:
             write = await entry_from_form(call, key, current, self.site, info.id)
-            await put_written(
-                self.site, info.id, write, version=int(version_field) if version_field else None
-            )
+            await put_written(self.site, info.id, write, version=version)
             self.site.count(info, "write", 1, write.size)
         except errors.PreconditionFailed:
             # Changed or deleted since the editor opened: show what is there now; a second

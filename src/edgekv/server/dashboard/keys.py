@@ -49,9 +49,9 @@ class KeyBrowser:
         info = await self.site.namespace_of(call)
         prefix = call.query("prefix")
         cursor = call.query("cursor")
-        size = int(call.query("limit")) if call.query("limit").isdigit() else DEFAULT_PAGE
+        size = limits.plain_integer(call.query("limit")) or DEFAULT_PAGE
         size = size if size in PAGE_SIZES else DEFAULT_PAGE
-        number = int(call.query("n")) if call.query("n").isdigit() else 1
+        number = limits.plain_integer(call.query("n"), 1 << 31) or 1
         ns = AsyncNamespace(self.site.store, info, self.site.clock)
         page = await ns.list(prefix=prefix or None, limit=size, cursor=cursor or None)
         # A page of expired keys only can be empty without being the last: read on.

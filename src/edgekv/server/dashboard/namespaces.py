@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from edgekv import errors
 from edgekv.api._async.kv import AsyncKV
+from edgekv.limits import plain_integer
 from edgekv.server.dashboard.site import Call, Site, base
 from edgekv.server.envelope import Forbidden
 from edgekv.server.rest.routes import namespaces_seen
@@ -110,4 +111,4 @@ class NamespacePages:
 
 
 def _page_number(text: str) -> int:
-    return int(text) if text.isdigit() and 0 < int(text) < 1 << 31 else 1
+    return plain_integer(text, (1 << 31) - 1) or 1

@@ -308,11 +308,12 @@ def base(request: Request) -> str:
 async def read_form(request: Request) -> FormData:
     """A POST's form (urlencoded or multipart), refused past MAX_FORM_BYTES before it is read."""
     length = request.headers.get("content-length")
-    if length is None or not length.strip().isdigit():
+    size = None if length is None else limits.plain_integer(length.strip())
+    if size is None:
         raise errors.BadRequest("A form must be sent with its Content-Length.")
-    if int(length) > MAX_FORM_BYTES:
+    if size > MAX_FORM_BYTES:
         raise errors.ValueTooLarge(
-            f"Value length of {int(length)} exceeds limit of {limits.MAX_VALUE_BYTES}."
+            f"Value length of {size} exceeds limit of {limits.MAX_VALUE_BYTES}."
         )
     return await request.form(max_part_size=MAX_FORM_BYTES)
 

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+from edgekv.json_in import parse_json
+
 View = Literal["text", "json", "hex", "image"]
 VIEWS: tuple[View, ...] = ("text", "json", "hex", "image")
 SHOWN_BYTES = 1 << 20  # text and JSON shown up to 1 MiB
@@ -59,10 +61,10 @@ def as_json(text: str | None, complete: bool) -> str | None:
     if text is None or not complete:
         return None
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        parsed = parse_json(text)
+    except ValueError:  # not JSON, or nested too deeply to show
         return None
-    return json.dumps(parsed, indent=2, ensure_ascii=False)
+    return _pretty(parsed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,4 +97,15 @@ def metadata_text(metadata_json: str | None) -> str:
     """Metadata as the editor shows it: pretty JSON, or empty for none."""
     if metadata_json is None:
         return ""
-    return json.dumps(json.loads(metadata_json), indent=2, ensure_ascii=False)
+    return _pretty(json.loads(metadata_json))
+
+
+def _pretty(value: object) -> str:
+    """Indented JSON for a page; a string holding a lone surrogate (an escape that metadata or
+    a JSON value may carry) stays an escape, since no page can carry it as a character."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, indent=2)
+    return text

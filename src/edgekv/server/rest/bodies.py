@@ -7,7 +7,6 @@ Content-Length says so, else when the bytes received pass the limit. Bodies that
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +19,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from edgekv import errors, limits
+from edgekv.compact import compact_json
+from edgekv.json_in import parse_json
 from edgekv.server.envelope import MalformedRequest, RequestTooLarge
 
 MAX_JSON_BODY = 1 << 20  # namespace titles, incr, bulk get: small documents
@@ -27,6 +28,9 @@ MAX_BULK_BODY = limits.MAX_BULK_BODY_BYTES
 IN_MEMORY = 1 << 20  # values up to this size stay in memory; larger ones spill to disk
 _MULTIPART_SLACK = 1 << 20  # boundaries, part headers and the metadata part
 _PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+_BOTH_METADATA = (
+    'The multipart body has both a "metadata" part and "metadata[field]" parts: send one form.'
+)
 
 
 def _too_large_body(limit: int) -> Callable[[int], errors.KVError]:
@@ -45,7 +49,9 @@ def declared_length(request: Request) -> int | None:
     text = request.headers.get("content-length")
     if text is None:
         return None
-    if not text.strip().isdigit():
+    text = text.strip()
+    # ASCII digits only (str.isdigit takes "²"), and few enough to be a size.
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
         raise MalformedRequest("Invalid Content-Length header.")
     return int(text)
 
@@ -73,7 +79,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 async def read_json(request: Request, limit: int = MAX_JSON_BODY) -> Any:
     raw = await read_body(request, limit)
     try:
-        return json.loads(raw)
+        return parse_json(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise MalformedRequest(f"Malformed JSON in the request body: {e}.") from e
 
@@ -82,6 +88,17 @@ def json_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise MalformedRequest("The request body must be a JSON object.")
     return body
+
+
+def flag(body: dict[str, Any], name: str) -> bool:
+    """A boolean field of a JSON body: absent is false; anything but `true` or `false` (`"yes"`,
+    `1`, `null`) is a 400, as Cloudflare's API refuses it, never read as truthy."""
+    value = body.get(name, False)
+    if type(value) is not bool:
+        raise errors.InvalidBulkRequest(
+            f"{name} must be true or false, not {compact_json(value)[:100]}."
+        )
+    return value
 
 
 def percent_decode(raw: bytes) -> str:
@@ -116,7 +133,10 @@ async def _chain(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator
 
 @dataclass
 class Form:
-    """A multipart value write: the `value` part, and metadata as one JSON text or flattened."""
+    """A multipart value write: the `value` part, and metadata as one JSON text (a `metadata`
+    part) or flattened (`metadata[a]`, `metadata[b][c]` parts), never both. Every part is
+    used or refused: any other part, a second `metadata`, a field given twice or both as a
+    value and as an object is a 400, never silently dropped."""
 
     value: IO[bytes] | None = None
     size: int = 0
@@ -133,7 +153,7 @@ class Form:
         """Metadata as a Python value: the `metadata` part parsed, else the flattened fields."""
         if self.metadata is not None:
             text = limits.parse_metadata_json(self.metadata)
-            return None if text is None else json.loads(text)
+            return None if text is None else parse_json(text)
         return self.flat_metadata or None
 
     def close(self) -> None:
@@ -197,17 +217,32 @@ async def read_form(request: Request) -> Form:
         except UnicodeDecodeError as e:
             raise MalformedRequest(f"The multipart part {name!r} is not UTF-8 text.") from e
         if name == "metadata":
+            if form.metadata is not None:
+                raise MalformedRequest('The multipart body has more than one "metadata" part.')
+            if form.flat_metadata:
+                raise MalformedRequest(_BOTH_METADATA)
             form.metadata = text
         elif name.startswith("metadata[") and name.endswith("]"):
             # The flattened form some SDKs send: metadata[a]=1, metadata[b][c]=2.
+            if form.metadata is not None:
+                raise MalformedRequest(_BOTH_METADATA)
             path = name[len("metadata[") : -1].split("][")
+            if not all(path):
+                raise MalformedRequest(f"Malformed multipart metadata field {name!r}.")
             target = form.flat_metadata
             for step in path[:-1]:
                 nested = target.setdefault(step, {})
                 if not isinstance(nested, dict):
                     raise MalformedRequest(f"Conflicting multipart metadata field {name!r}.")
                 target = nested
+            if path[-1] in target:
+                raise MalformedRequest(f"Conflicting multipart metadata field {name!r}.")
             target[path[-1]] = text
+        else:
+            raise MalformedRequest(
+                f'Unexpected multipart part {name!r}: a value write takes a "value" part '
+                'and its metadata as a "metadata" part (or "metadata[field]" parts).'
+            )
 
     def on_end() -> None:
         nonlocal ended

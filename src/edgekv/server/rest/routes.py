@@ -172,7 +172,7 @@ class RestAPI:
         info = {"count": len(page.keys), "cursor": page.cursor or ""}
         # Cloudflare's fields unless edgekv's are asked for: wrangler and the SDKs show what
         # they get, and code written for Workers KV expects its shape.
-        extensions = q.get("extensions") == "true"
+        extensions = _choice(q.get("extensions"), "extensions", ("false", "true")) == "true"
         return ok([k.as_json(extensions=extensions) for k in page.keys], result_info=info)
 
     async def get_metadata(self, request: Request) -> Response:
@@ -234,7 +234,7 @@ class RestAPI:
         ns = await self._namespace(request)
         body = bodies.json_object(await bodies.read_json(request))
         keys, type_ = body.get("keys"), body.get("type", "text")
-        with_metadata = bool(body.get("withMetadata"))
+        with_metadata = bodies.flag(body, "withMetadata")
         cache_ttl = body.get("cacheTtl")  # validated by the namespace handle, as keys and type
         if type_ == "arrayBuffer":
             ttl = None if cache_ttl is None else limits.validate_cache_ttl(cache_ttl)

@@ -15,7 +15,6 @@ protocol's writes do. Each input is validated once, here, where it enters.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from time import perf_counter
 from urllib.parse import parse_qsl
@@ -31,12 +30,11 @@ from edgekv.server.auth import CREDENTIAL_HEADERS, Authenticator
 from edgekv.server.envelope import MalformedRequest, MethodNotAllowed, failure, ok
 from edgekv.server.metrics.requests import ROUTE, VALUES, RequestMetrics, add
 from edgekv.server.paths import ACCOUNTS, V4Path, path_key, v4_path
+from edgekv.server.request_id import internal_error, log_unexpected
 from edgekv.server.rest import bodies
 from edgekv.server.rest.streaming import BUFFER, AnswerStarted, send_value
 from edgekv.server.writes import Writes, entry_write
 from edgekv.stores._async.protocol import AsyncStore, AsyncWholeValue
-
-log = logging.getLogger("edgekv.server")
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -131,8 +129,8 @@ class ValueRoutes:
             # Logged, and answered as the app answers unexpected errors: a 500 envelope, on a
             # connection that stays usable.
             status = 500
-            log.error("%s %s failed", scope["method"], scope["path"], exc_info=e)
-            await failure(errors.KVError())(scope, receive, send)
+            log_unexpected(scope, e)
+            await failure(internal_error(scope))(scope, receive, send)
         finally:
             # Counted here, not by wrapping `send`: a wrapper costs a hot GET about a tenth.
             if counted is not None and answered:
@@ -244,10 +242,20 @@ class ValueRoutes:
         only_if_absent = if_none_match is not None and if_none_match.strip() == b"*"
         if_version = _if_match(if_match)
         if content_type.startswith(b"multipart/form-data"):
+            if metadata is not None:
+                raise MalformedRequest(
+                    'A multipart value write carries its metadata in a "metadata" part, '
+                    "not a CF-KV-Metadata header."
+                )
             write = await self._form_write(scope, receive, key, expiration)
         else:
             metadata_json = _metadata_header(metadata)
-            if length is not None and length.isdigit() and int(length) <= bodies.IN_MEMORY:
+            if (
+                length is not None
+                and length.isdigit()
+                and len(length) <= 8
+                and int(length) <= bodies.IN_MEMORY
+            ):
                 value = await _small_body(receive, int(length))
                 write = EntryWrite(key, value, metadata_json, expiration, len(value))
             else:
@@ -346,10 +354,11 @@ def _if_match(header: bytes | None) -> int | None:
     if header is None:
         return None
     text = header.decode("latin-1").strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
-        # No version of ours looks like this, so the condition cannot hold.
+    # No version of ours looks like anything but a 64-bit count, so the condition cannot hold.
+    version = limits.plain_integer(text)
+    if version is None:
         raise errors.PreconditionFailed()
-    return int(text)
+    return version
 
 
 def _metadata_header(header: bytes | None) -> str | None:

@@ -18,8 +18,7 @@ that the Worker sees the standard phrase (`413 Request Entity Too Large`).
 from __future__ import annotations
 
 import inspect
-import json
-import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -28,13 +27,16 @@ from urllib.parse import parse_qs
 from edgekv import errors, limits
 from edgekv.analytics.counting import Usage, is_edge_hit, value_size
 from edgekv.api._async.kv import AsyncKV, AsyncNamespace
-from edgekv.compact import compact_json
+from edgekv.compact import json_bytes
+from edgekv.json_in import parse_json
 from edgekv.model import NamespaceInfo
 from edgekv.server.accounts import Accounts
 from edgekv.server.asgi import ASGIApp, Receive, Scope, Send
 from edgekv.server.auth import Principal, credential
 from edgekv.server.envelope import AuthenticationError, Forbidden, MethodNotAllowed
 from edgekv.server.paths import percent_decode
+from edgekv.server.request_id import internal_error, log_unexpected
+from edgekv.server.rest.bodies import flag
 from edgekv.server.writes import Writes, entry_write
 
 Authorize = Callable[[str | None, NamespaceInfo, bool], bool | Awaitable[bool]]
@@ -43,10 +45,9 @@ the namespace, to write (put, delete) or only to read? False answers 403; raisin
 as AuthenticationError, 401) answers with that error."""
 
 NAMESPACE_HEADER = b"x-edgekv-namespace"
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_CACHED_NAMESPACES = 1024
 _JSON = [(b"content-type", b"application/json")]
-
-log = logging.getLogger("edgekv.workerd")
 
 
 def workerd_app(
@@ -147,10 +148,10 @@ class _WorkerdApp:
         except errors.KVError as e:
             await request.drain()
             await _error(send, e.status, e.message)
-        except Exception:
-            log.exception("workerd protocol: %s %s failed", scope["method"], scope.get("path"))
+        except Exception as e:
+            log_unexpected(scope, e)
             await request.drain()
-            await _error(send, 500, "Internal error")
+            await _error(send, 500, internal_error(scope).message)
 
     async def _handle(self, scope: Scope, request: _Request, send: Send) -> None:
         headers = dict(scope["headers"])
@@ -208,7 +209,7 @@ class _WorkerdApp:
                 headers[b"cf-kv-metadata"].decode("utf-8", "replace")
             )
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit():
+        if length is not None and length.isdigit() and len(length) <= 19:
             limits.check_value_size(int(length))
         write = await entry_write(key, request.chunks(), metadata_json, expiration)
         try:
@@ -253,7 +254,7 @@ async def _get(ns: AsyncNamespace, key: str, query: bytes, send: Send) -> tuple[
         return 0, False
     headers = [(b"cf-cache-status", (got.cache_status or "MISS").encode())]
     if got.metadata is not None:
-        headers.append((b"cf-kv-metadata", compact_json(got.metadata).encode()))
+        headers.append((b"cf-kv-metadata", json_bytes(got.metadata)))
     if got.expiration is not None:
         headers.append((b"expiration", str(got.expiration).encode()))
     if got.version is not None:
@@ -282,13 +283,13 @@ async def _list(ns: AsyncNamespace, query: bytes, send: Send) -> None:
     body: dict[str, Any] = {"keys": keys, "list_complete": page.list_complete}
     if page.cursor is not None:
         body["cursor"] = page.cursor
-    await _respond(send, 200, compact_json(body).encode(), _JSON)
+    await _respond(send, 200, json_bytes(body), _JSON)
 
 
 async def _bulk_get(ns: AsyncNamespace, raw: bytes, send: Send) -> tuple[int, int]:
     """Answers a bulk read; returns the keys read and the bytes of their values."""
     try:
-        body = json.loads(raw)
+        body = parse_json(raw)
     except ValueError as e:
         raise errors.InvalidBulkRequest("The request body must be JSON.") from e
     if not isinstance(body, dict):
@@ -300,7 +301,7 @@ async def _bulk_get(ns: AsyncNamespace, raw: bytes, send: Send) -> tuple[int, in
     type_: Any = body.get("type") or "text"
     ttl = body.get("cacheTtl")
     result: dict[str, Any]
-    if body.get("withMetadata"):
+    if flag(body, "withMetadata"):
         found = await ns.get_with_metadata(keys, type_, cache_ttl=ttl)
         result = {
             k: None if v is None else {"value": v.value, "metadata": v.metadata}
@@ -310,7 +311,7 @@ async def _bulk_get(ns: AsyncNamespace, raw: bytes, send: Send) -> tuple[int, in
     else:
         result = await ns.get(keys, type_, cache_ttl=ttl)
         size = sum(map(value_size, result.values()))
-    await _respond(send, 200, compact_json(result).encode(), _JSON)
+    await _respond(send, 200, json_bytes(result), _JSON)
     return len(keys), size
 
 
@@ -351,7 +352,9 @@ async def _respond(
 async def _error(send: Send, status: int, message: str) -> None:
     # workerd ignores the body and opens a new connection after an answer it did not read:
     # the message travels in the reason phrase (and a header, for ASGI servers), body empty.
-    reason = message.replace("\r", " ").replace("\n", " ").encode("latin-1", "replace")
+    # A message may echo what the client sent: no control character may reach the status line
+    # or a header (h11 refuses them, and the connection would be dropped).
+    reason = _CONTROLS.sub(" ", message).encode("latin-1", "replace")
     await send(
         {
             "type": "http.response.start",

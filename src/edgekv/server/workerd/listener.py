@@ -20,6 +20,7 @@ from urllib.parse import unquote_to_bytes
 import h11
 
 from edgekv.server.asgi import ASGIApp, Message
+from edgekv.server.envelope import MalformedRequest
 
 log = logging.getLogger("edgekv.workerd")
 
@@ -117,6 +118,11 @@ class _Connection:
                     event = await self._next_event()
             except TimeoutError:
                 return
+            except h11.RemoteProtocolError as e:
+                # A request that is not HTTP/1.1 (bytes in its target, a Content-Length that is
+                # not a size): answered 400, as any HTTP server would, then the connection closes.
+                await self._refuse(e.error_status_hint, _why(e))
+                return
             if isinstance(event, h11.ConnectionClosed):
                 return
             if not isinstance(event, h11.Request):
@@ -131,6 +137,22 @@ class _Connection:
             if self.conn.their_state is not h11.DONE:
                 return
             self.conn.start_next_cycle()
+
+    async def _refuse(self, status: int, why: str) -> None:
+        reason = f"Malformed HTTP request: {why}.".encode("ascii", "replace")
+        with contextlib.suppress(h11.LocalProtocolError, ConnectionError):
+            self.writer.write(
+                self.conn.send(
+                    h11.Response(
+                        status_code=status,
+                        headers=[(b"content-length", b"0"), (b"connection", b"close")],
+                        reason=reason,
+                    )
+                )
+                or b""
+            )
+            self.writer.write(self.conn.send(h11.EndOfMessage()) or b"")
+            await self.writer.drain()
 
     async def _exchange(self, request: h11.Request) -> None:
         target = bytes(request.target)
@@ -161,7 +183,13 @@ class _Connection:
                     self.conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
                 )
             while True:
-                event = await self._next_event()
+                try:
+                    event = await self._next_event()
+                except h11.RemoteProtocolError as e:
+                    # A body that breaks HTTP/1.1 (bad chunks): a 400 from the app, and the
+                    # connection closes after it.
+                    body_done = True
+                    raise MalformedRequest(f"Malformed HTTP request body: {_why(e)}.") from e
                 if isinstance(event, h11.Data):
                     return {"type": "http.request", "body": bytes(event.data), "more_body": True}
                 if isinstance(event, h11.EndOfMessage):
@@ -205,6 +233,12 @@ class _Connection:
                     }
                 )
                 await send({"type": "http.response.body", "body": b""})
+
+
+def _why(error: h11.ProtocolError) -> str:
+    """h11's reason in a few printable words, without the bytes it quotes."""
+    text = str(error).split(":")[0]
+    return "".join(c if " " <= c < "\x7f" else " " for c in text)[:100]
 
 
 def h11_reason(status: int) -> bytes:
