@@ -194,15 +194,16 @@ def resolve_namespace(kv: KV, *, title: str | None = None) -> Namespace:
     return Namespace(kv.store, info)
 
 
-def confirm(question: str, skip: bool, flag: str) -> bool:
-    """Asks on a terminal; elsewhere (a script, a pipe) refuses unless `flag` was given.
+def confirm(question: str, skip: bool, flag: str, *, default: bool = True) -> bool:
+    """Asks on a terminal (Enter answers `default`); elsewhere (a script, a pipe) refuses
+    unless `flag` was given.
 
     wrangler answers yes when it cannot ask; a deletion nobody confirmed is not done here.
     """
     if skip:
         return True
     if sys.stdin.isatty():
-        return click.confirm(question, default=True, err=True)
+        return click.confirm(question, default=default, err=True)
     raise CLIError(
         f"{question}\nNot deleting: stdin is not a terminal, so edgekv cannot ask. "
         f"Pass {flag} to delete without asking."

@@ -14,7 +14,7 @@ import sys
 import click
 
 from edgekv import Namespace, errors, limits
-from edgekv.cli.common import CLIError, info
+from edgekv.cli.common import CLIError, confirm, info
 
 SHOWN = 10  # keys a dry run prints
 
@@ -44,7 +44,8 @@ def delete_prefix(ns: Namespace, prefix: str, *, dry_run: bool, force: bool) -> 
         if len(names) > SHOWN:
             click.echo(f"  ... and {len(names) - SHOWN} more")
         return
-    if not confirmed(f"Delete {len(names)} keys {where}?", force):
+    # Enter answers no: a prefix may hold far more than the person meant.
+    if not confirm(f"Delete {len(names)} keys {where}?", force, "--force (-y)", default=False):
         click.echo("Not deleting.")
         return
     deleted = 0
@@ -62,17 +63,6 @@ def delete_prefix(ns: Namespace, prefix: str, *, dry_run: bool, force: bool) -> 
             deleted += len(batch)
             bar.update(len(batch))
     click.echo(f"Deleted {deleted} keys {where}.")
-
-
-def confirmed(question: str, force: bool) -> bool:
-    """Yes with --force; else asked on a terminal (default no); refused anywhere else."""
-    if force:
-        return True
-    if sys.stdin.isatty():
-        return click.confirm(question, default=False, err=True)
-    raise CLIError(
-        f"{question} Not without --force (-y): stdin is not a terminal, so nobody can confirm."
-    )
 
 
 def literal_star(key: str) -> None:
