@@ -10,7 +10,7 @@ import time
 
 from edgekv.compact import compact_json
 from edgekv.server.asgi import ASGIApp, Message, Receive, Scope, Send
-from edgekv.server.request_id import REQUEST_ID
+from edgekv.server.request_id import request_id
 
 access_log = logging.getLogger("edgekv.access")
 
@@ -50,7 +50,7 @@ class AccessLogMiddleware:
                         "status": status,
                         "bytes": size,
                         "ms": round((time.perf_counter() - started) * 1000, 2),
-                        "request_id": scope.get(REQUEST_ID),
+                        "request_id": request_id(scope),
                     }
                 )
             )

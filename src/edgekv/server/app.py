@@ -256,6 +256,8 @@ def create_app(
         values.elsewhere = counted
         values.count_into(counted)
         entry = values if values_before_router else counted
+    # Ids and unexpected errors for whatever the value routes pass on (see RequestIds).
+    values.elsewhere = RequestIds(values.elsewhere)
     app.entry = AccessLogMiddleware(entry) if access_log else entry
     if around is not None:
         app.entry = around(app.entry)

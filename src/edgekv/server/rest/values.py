@@ -30,7 +30,7 @@ from edgekv.server.auth import CREDENTIAL_HEADERS, Authenticator
 from edgekv.server.envelope import MalformedRequest, MethodNotAllowed, failure, ok
 from edgekv.server.metrics.requests import ROUTE, VALUES, RequestMetrics, add
 from edgekv.server.paths import ACCOUNTS, V4Path, path_key, v4_path
-from edgekv.server.request_id import internal_error, log_unexpected
+from edgekv.server.request_id import internal_error, log_unexpected, request_id
 from edgekv.server.rest import bodies
 from edgekv.server.rest.streaming import BUFFER, AnswerStarted, send_value
 from edgekv.server.writes import Writes, entry_write
@@ -44,7 +44,6 @@ WORKERD_HEADERS = frozenset({b"cf-kv-flprod-405", b"x-edgekv-namespace"})
 _OCTET_STREAM = (b"content-type", b"application/octet-stream")
 _WRITTEN = ok({})  # what a value write and a delete answer, besides a write's ETag
 _WRITTEN_TAIL = list(_WRITTEN.raw_headers)
-_NOT_FOUND = failure(errors.KeyNotFound())
 _HEADERS_KEPT = 10_000
 TEMPLATE = VALUES  # the route, as /metrics names it
 # Kept headers: the entry they were made for, the headers, its namespace, and (with usage
@@ -122,15 +121,19 @@ class ValueRoutes:
         except AnswerStarted:
             raise  # no other answer can be given: the server drops the connection
         except errors.KVError as e:
+            # A failure names its request id (RequestIds lets these routes' answers pass).
             status = e.status
-            headers = {"Allow": ALLOW} if isinstance(e, MethodNotAllowed) else None
+            headers = {"X-Request-Id": request_id(scope)}
+            if isinstance(e, MethodNotAllowed):
+                headers["Allow"] = ALLOW
             await failure(e, headers)(scope, receive, send)
         except Exception as e:
             # Logged, and answered as the app answers unexpected errors: a 500 envelope, on a
             # connection that stays usable.
             status = 500
             log_unexpected(scope, e)
-            await failure(internal_error(scope))(scope, receive, send)
+            error = internal_error(scope)
+            await failure(error, {"X-Request-Id": request_id(scope)})(scope, receive, send)
         finally:
             # Counted here, not by wrapping `send`: a wrapper costs a hot GET about a tenth.
             if counted is not None and answered:
