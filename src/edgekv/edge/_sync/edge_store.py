@@ -519,7 +519,12 @@ class EdgeStore:
         now = self._clock()
         delay = self.propagation_delay
         for change in changes:
-            self._held.append(((change.at or now) + delay, change))
+            written = float(change.at or now)
+            if written.is_integer():
+                # Whole seconds (SQLite's clock): the write was within the second after, and
+                # no later than now; never let it out early.
+                written = min(written + 1.0, now)
+            self._held.append((written + delay, change))
         self._apply_due()
 
     def _apply_due(self) -> None:
