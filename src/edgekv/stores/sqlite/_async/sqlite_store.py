@@ -50,8 +50,11 @@ FEED_POLL = 0.005  # seconds between two looks at the feed: 200 cheap queries a 
 # A file's write lock is waited for in steps: SQLite's own busy wait blocks the thread, which
 # here is the event loop's, for LOCK_STEP at most; between steps the loop answers other
 # requests (/healthz, reads of memory) for LOCK_PAUSE; the steps end at the store's timeout.
-LOCK_STEP = 0.05
-LOCK_PAUSE = 0.01
+# A short step: a write that waits blocks every other request of the process for that long
+# (50 ms steps made a cached GET wait 52 ms while another process held the lock); a write
+# of another worker on the same file is done within it.
+LOCK_STEP = 0.005
+LOCK_PAUSE = 0.02
 log = logging.getLogger("edgekv.sqlite")
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
