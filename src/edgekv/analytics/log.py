@@ -23,7 +23,6 @@ every namespace once an hour, and at each flush the namespaces written to since 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import secrets
@@ -45,6 +44,7 @@ SYSTEM_ACCOUNT = "edgekv-system"  # the reserved account of server/accounts.py
 USAGE_NAMESPACE = "edgekv-usage"
 RETENTION_DAYS = 31
 RETENTION_HOURS = RETENTION_DAYS * 24
+CLOSE_WAIT = 5.0  # seconds a shutdown waits for the flusher, and for the last flush
 FLUSH_SECONDS = 2.0
 _PAGE = 1000
 
@@ -238,15 +238,19 @@ class UsageLog:
         self._task = asyncio.get_running_loop().create_task(run())
 
     async def aclose(self) -> None:
-        """Stops the flusher and flushes what is left (a server's shutdown)."""
+        """Stops the flusher and flushes what is left (a server's shutdown), each within
+        CLOSE_WAIT: a store that does not answer costs the counts since the last flush, never
+        a shutdown that does not end."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=CLOSE_WAIT)
             self._task = None
-        try:
-            await self.flush()
-        except Exception as e:
+        last = asyncio.ensure_future(self.flush())
+        done, _ = await asyncio.wait({last}, timeout=CLOSE_WAIT)
+        if not done:
+            last.cancel()
+            log.warning("last usage flush: no answer within %g s", CLOSE_WAIT)
+        elif (e := last.exception()) is not None:
             log.warning("last usage flush failed: %s", e)
 
     # reading
