@@ -138,7 +138,8 @@ def test_usable_by_keyboard(
     page: Page, server: Live, token: str, namespace: dict[str, str]
 ) -> None:
     page.goto(f"{dashboard(server)}/signin")
-    page.keyboard.type(token)  # the token field has the focus
+    expect(page.locator("#token")).to_be_focused()  # the token field has the focus
+    page.keyboard.type(token)
     page.keyboard.press("Enter")
     expect(page.locator("h1")).to_have_text("Namespaces")
     # The first Tab reaches the skip link, which moves the focus to the content.
