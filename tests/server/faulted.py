@@ -164,7 +164,12 @@ def check_fault(
         assert time.monotonic() < recovered, answer.response.text
         time.sleep(0.2)
     assert edge.get("after").response.content == b"back"
-    assert edge.get(uncached).status == 404
+    # A connection pooled before the fault may fail once after it (a 503; docs/stores.md): the
+    # next read is answered.
+    while (missing := edge.get(uncached)).status == 503:
+        assert time.monotonic() < recovered, missing.response.text
+        time.sleep(0.2)
+    assert missing.status == 404, missing.response.text
     assert edge.get(overwritten).response.content in (b"kept", b"new")
     while (health := edge.healthz()).status != 200:
         assert time.monotonic() < recovered, health.response.text
